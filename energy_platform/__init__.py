@@ -1,0 +1,1 @@
+"""Energy data platform: solar and meter readings from S3 to clean, aggregated data, on Dagster."""

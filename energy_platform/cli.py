@@ -1,0 +1,149 @@
+"""`energy-platform`: provision AWS, simulate meters, run the platform locally."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from energy_platform.settings import get_settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Energy data platform: readings from S3 to clean, aggregated data, on Dagster.
+
+    Configuration comes from the environment: AWS_ENDPOINT_URL (unset = real AWS),
+    AWS_REGION, ENERGY_BUCKET, ENERGY_TABLE_PREFIX. With AWS_ENDPOINT_URL unset and
+    `energy-platform dev` running in this folder, commands use its local emulator.
+    """
+    from energy_platform.devserver import adopt_running_emulator
+
+    endpoint = adopt_running_emulator(Path.cwd())
+    if endpoint:
+        click.echo(f"Using the local emulator of `energy-platform dev` at {endpoint}", err=True)
+
+
+@main.command()
+def provision() -> None:
+    """Create the bucket, tables, topic and queues (idempotent: safe to run again)."""
+    from energy_platform.provision import provision as run_provision
+
+    settings = get_settings()
+    where = settings.endpoint_url or f"AWS ({settings.region})"
+    click.echo(f"Provisioning on {where}")
+    report = run_provision(settings, log=lambda m: click.echo(f"  {m}"))
+    click.echo(f"Created {len(report.created)}, already there {len(report.existing)}.")
+
+
+@main.command()
+@click.option(
+    "--batches", default=1, show_default=True, type=click.IntRange(min=1), help="Batches to upload."
+)
+@click.option(
+    "--records",
+    default=500,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Records per batch.",
+)
+@click.option(
+    "--interval",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds between batches.",
+)
+@click.option("--seed", default=None, type=int, help="Random seed, for reproducible batches.")
+@click.option(
+    "--sites", default=25, show_default=True, type=click.IntRange(min=1), help="Number of sites."
+)
+@click.option(
+    "--format",
+    "fmt",
+    default="mixed",
+    show_default=True,
+    type=click.Choice(["json", "jsonl", "csv", "mixed"]),
+    help="File format of each batch; mixed rotates through all three.",
+)
+@click.option("--gzip/--no-gzip", default=False, show_default=True, help="Gzip each batch (.gz).")
+@click.option(
+    "--anomaly-rate",
+    default=0.02,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Share of readings with an injected anomaly.",
+)
+@click.option(
+    "--invalid-rate",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Share of records that break a validation rule.",
+)
+@click.option(
+    "--max-batches",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Safety cap: refuse to run more batches than this.",
+)
+def simulate(
+    batches: int,
+    records: int,
+    interval: float,
+    seed: int | None,
+    sites: int,
+    fmt: str,
+    gzip: bool,
+    anomaly_rate: float,
+    invalid_rate: float,
+    max_batches: int,
+) -> None:
+    """Upload realistic meter batches to raw/ (solar by time of day, daily consumption)."""
+    from energy_platform.resources import LakeStorage
+    from energy_platform.simulate import SimulationConfig, run_simulation
+
+    if batches > max_batches:
+        raise click.UsageError(
+            f"--batches {batches} is over the safety cap --max-batches {max_batches}; raise the cap if you mean it"
+        )
+    config = SimulationConfig(
+        records=records,
+        sites=sites,
+        fmt=fmt,
+        gzip=gzip,
+        anomaly_rate=anomaly_rate,
+        invalid_rate=invalid_rate,
+        seed=seed,
+    )
+    storage = LakeStorage()
+    with click.progressbar(length=batches, label=f"Uploading to s3://{storage.bucket}/raw/") as bar:
+        keys = run_simulation(
+            storage, config, batches=batches, interval=interval, on_batch=lambda _key: bar.update(1)
+        )
+    for key in keys:
+        click.echo(f"  {storage.uri(key)}")
+    click.echo(f"{len(keys)} batches, {len(keys) * records} records.")
+
+
+@main.command()
+@click.option("--port", default=3000, show_default=True, type=int, help="Port of the Dagster UI.")
+@click.option(
+    "--fresh", is_flag=True, help="Start with an empty emulator and an empty run history."
+)
+def dev(port: int, fresh: bool) -> None:
+    """Run the platform locally: moto's server, provisioning, then `dagster dev` (Ctrl-C stops all).
+
+    The emulator's requests are recorded under .emulator/ and replayed at the next start, and
+    Dagster's history lives in .dagster_home/: both survive a restart together, or (--fresh, or
+    when either is missing) both start empty.
+    """
+    from energy_platform.devserver import run_dev
+
+    sys.exit(run_dev(Path.cwd(), ui_port=port, fresh=fresh, echo=click.echo))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,165 @@
+"""The data contract as code: prefixes, table names, columns, reason codes, anomaly types.
+
+Every other module imports these names; none re-types them. docs/CONTRACT.md explains them.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- S3 layout (all under one bucket) -------------------------------------------------------
+RAW_PREFIX: Final = "raw/"
+QUARANTINE_PREFIX: Final = "quarantine/"
+STAGING_READINGS_PREFIX: Final = "staging/readings/"
+SILVER_READINGS_PREFIX: Final = "silver/readings/"
+SILVER_ANOMALIES_PREFIX: Final = "silver/anomalies/"
+GOLD_COUNTY_5MIN_PREFIX: Final = "gold/county_5min/"
+GOLD_SITE_DAILY_PREFIX: Final = "gold/site_daily/"
+REPORT_KEY: Final = "reports/energy_report.html"
+PARTITION_FILE: Final = "part-0.parquet"
+"""Each Hive partition `date=YYYY-MM-DD/` of silver and gold holds exactly this one file."""
+
+SUPPORTED_EXTENSIONS: Final = (".json", ".jsonl", ".ndjson", ".csv")
+GZIP_EXTENSION: Final = ".gz"
+
+# --- DynamoDB tables, SNS topic, SQS queues (names get the configured prefix) ---------------
+READINGS_TABLE: Final = "readings"
+ANOMALIES_TABLE: Final = "anomalies"
+COUNTY_5MIN_TABLE: Final = "county_5min"
+SITE_DAILY_TABLE: Final = "site_daily"
+INGESTED_FILES_TABLE: Final = "ingested_files"
+"""Ledger of raw objects processed (one item per key and ETag): the sensor's memory."""
+
+TABLE_KEYS: Final[dict[str, tuple[str, str]]] = {
+    READINGS_TABLE: ("site_id", "ts"),
+    ANOMALIES_TABLE: ("site_id", "ts_type"),
+    COUNTY_5MIN_TABLE: ("county", "window_start"),
+    SITE_DAILY_TABLE: ("site_id", "date"),
+    INGESTED_FILES_TABLE: ("source_key", "etag"),
+}
+
+ALERTS_TOPIC: Final = "alerts"
+RAW_EVENTS_QUEUE: Final = "raw_events"
+"""Receives the bucket's ObjectCreated notifications for `raw/`; the ingest sensor drains it."""
+DEAD_LETTERS_QUEUE: Final = "dead_letters"
+"""Keys of raw objects whose run failed for good, with the error; `energy-platform replay`."""
+
+
+def prefixed(prefix: str, name: str) -> str:
+    """`energy_` + `readings` -> `energy_readings` (tables, topic and queues alike)."""
+    return f"{prefix}{name}"
+
+
+# --- Input record fields ---------------------------------------------------------------------
+SITE_ID: Final = "site_id"
+TIMESTAMP: Final = "timestamp"
+GENERATED: Final = "energy_generated_kwh"
+CONSUMED: Final = "energy_consumed_kwh"
+COUNTY: Final = "county"
+UNIT: Final = "unit"
+DEVICE_ID: Final = "device_id"
+ANOMALY_SCORE: Final = "anomaly_score"
+
+INPUT_FIELDS: Final = (
+    SITE_ID,
+    TIMESTAMP,
+    GENERATED,
+    CONSUMED,
+    COUNTY,
+    UNIT,
+    DEVICE_ID,
+    ANOMALY_SCORE,
+)
+REQUIRED_FIELDS: Final = (SITE_ID, TIMESTAMP, GENERATED, CONSUMED)
+
+SITE_ID_PATTERN: Final = r"^[A-Za-z0-9_.:-]{1,64}$"
+UNKNOWN_COUNTY: Final = "unknown"
+UNIT_FACTORS: Final[dict[str, float]] = {"kWh": 1.0, "Wh": 0.001, "MWh": 1000.0}
+FUTURE_TOLERANCE_HOURS: Final = 24
+EPOCH_MS_THRESHOLD: Final = 1e11
+"""An epoch number above this is in milliseconds, below it in seconds."""
+
+# --- Cleaned readings (silver/readings, DynamoDB readings) -----------------------------------
+TS: Final = "ts"
+NET: Final = "net_kwh"
+IS_ANOMALY: Final = "is_anomaly"
+SOURCE_KEY: Final = "source_key"
+SOURCE_LINE: Final = "source_line"
+"""1-based line for JSON lines and CSV (header = line 1), 0-based index for a JSON array."""
+ARRIVAL: Final = "arrival_ms"
+"""When the source object arrived (epoch ms): a later arrival of the same reading replaces it."""
+DATE: Final = "date"
+
+READING_KEY: Final = (SITE_ID, TS)
+
+# --- Quarantine ------------------------------------------------------------------------------
+REASON: Final = "reason"
+DETAIL: Final = "detail"
+RAW_RECORD: Final = "raw"
+
+
+class Reason:
+    """Quarantine reason codes."""
+
+    MISSING_FIELD: Final = "missing_field"
+    BAD_NUMBER: Final = "bad_number"
+    BAD_TIMESTAMP: Final = "bad_timestamp"
+    TIMESTAMP_IN_FUTURE: Final = "timestamp_in_future"
+    BAD_SITE_ID: Final = "bad_site_id"
+    UNKNOWN_UNIT: Final = "unknown_unit"
+    BAD_ANOMALY_SCORE: Final = "bad_anomaly_score"
+    UNPARSEABLE_RECORD: Final = "unparseable_record"
+    """Our extension: one line of a JSON-lines or CSV file that is not a record at all."""
+    UNSUPPORTED_FORMAT: Final = "unsupported_format"
+    UNPARSEABLE_FILE: Final = "unparseable_file"
+
+
+RECORD_REASONS: Final = (
+    Reason.MISSING_FIELD,
+    Reason.BAD_NUMBER,
+    Reason.BAD_TIMESTAMP,
+    Reason.TIMESTAMP_IN_FUTURE,
+    Reason.BAD_SITE_ID,
+    Reason.UNKNOWN_UNIT,
+    Reason.BAD_ANOMALY_SCORE,
+    Reason.UNPARSEABLE_RECORD,
+)
+FILE_REASONS: Final = (Reason.UNSUPPORTED_FORMAT, Reason.UNPARSEABLE_FILE)
+
+# --- Anomalies -------------------------------------------------------------------------------
+ANOMALY_TYPE: Final = "anomaly_type"
+TS_TYPE: Final = "ts_type"
+
+
+class AnomalyType:
+    """Anomaly types; the statistical ones are documented in docs/ANOMALIES.md."""
+
+    NEGATIVE_VALUE: Final = "negative_value"
+    DEVICE_FLAGGED: Final = "device_flagged"
+    OUT_OF_RANGE: Final = "out_of_range"
+    SPIKE: Final = "spike"
+    STUCK_SENSOR: Final = "stuck_sensor"
+
+
+ANOMALY_TYPES: Final = (
+    AnomalyType.NEGATIVE_VALUE,
+    AnomalyType.DEVICE_FLAGGED,
+    AnomalyType.OUT_OF_RANGE,
+    AnomalyType.SPIKE,
+    AnomalyType.STUCK_SENSOR,
+)
+DEVICE_FLAG_THRESHOLD: Final = 0.5
+
+# --- Aggregates ------------------------------------------------------------------------------
+WINDOW_START: Final = "window_start"
+READING_COUNT: Final = "reading_count"
+ANOMALY_COUNT: Final = "anomaly_count"
+SITE_COUNT: Final = "site_count"
+GENERATED_SUM: Final = "generated_kwh"
+CONSUMED_SUM: Final = "consumed_kwh"
+MIN_NET: Final = "min_net_kwh"
+MAX_NET: Final = "max_net_kwh"
+WINDOW_MINUTES: Final = 5
+
+TS_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
+"""How timestamps are written to DynamoDB and JSON outputs."""

@@ -1,0 +1,125 @@
+"""`energy-platform dev`: the whole platform on a laptop, no AWS account needed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from energy_platform.emulator import LOCAL_CREDENTIALS, MotoServer, is_live
+from energy_platform.provision import provision
+from energy_platform.settings import get_settings
+
+STATE_DIR = ".emulator"
+DAGSTER_HOME_DIR = ".dagster_home"
+RECORDING_FILE = "recording.jsonl"
+ENDPOINT_FILE = "endpoint"
+
+
+def adopt_running_emulator(project: Path) -> str | None:
+    """Point this process at the emulator of a running `energy-platform dev` in `project`.
+
+    Only when AWS_ENDPOINT_URL is not set at all and that emulator answers; returns its URL.
+    """
+    marker = project / STATE_DIR / ENDPOINT_FILE
+    if "AWS_ENDPOINT_URL" in os.environ or not marker.exists():
+        return None
+    endpoint = marker.read_text().strip()
+    if not is_live(endpoint):
+        return None
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    for name, value in LOCAL_CREDENTIALS.items():
+        os.environ.setdefault(name, value)
+    return endpoint
+
+
+def _has_history(dagster_home: Path) -> bool:
+    return (dagster_home / "history").exists() or (dagster_home / "storage").exists()
+
+
+def _reset_dagster_home(dagster_home: Path, project: Path) -> None:
+    if dagster_home.exists():
+        shutil.rmtree(dagster_home)
+    dagster_home.mkdir(parents=True)
+    shutil.copy(project / "dagster.yaml", dagster_home / "dagster.yaml")
+
+
+def run_dev(project: Path, ui_port: int, fresh: bool, echo: Callable[[str], None]) -> int:
+    """Start (or reuse) the emulator, provision, run `dagster dev`; returns its exit code."""
+    if not (project / "workspace.yaml").exists():
+        echo(f"No workspace.yaml in {project}: run `energy-platform dev` from the project folder.")
+        return 2
+    state = project / STATE_DIR
+    dagster_home = project / DAGSTER_HOME_DIR
+    recording = state / RECORDING_FILE
+    state.mkdir(exist_ok=True)
+
+    for name, value in LOCAL_CREDENTIALS.items():
+        os.environ.setdefault(name, value)
+    server: MotoServer | None = None
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint and is_live(endpoint):
+        echo(f"Using the AWS endpoint already running at {endpoint}")
+        if not dagster_home.exists() or fresh:
+            _reset_dagster_home(dagster_home, project)
+    else:
+        keep = (
+            not fresh
+            and recording.exists()
+            and recording.stat().st_size > 0
+            and _has_history(dagster_home)
+        )
+        if not keep:
+            echo("Starting fresh: empty emulator, empty Dagster history.")
+            recording.unlink(missing_ok=True)
+            _reset_dagster_home(dagster_home, project)
+        server = MotoServer(recording=recording)
+        endpoint = server.start(log_file=state / "moto.log")
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
+        (state / ENDPOINT_FILE).write_text(endpoint)
+        echo(f"Emulator (moto's server) on {endpoint}, requests recorded in {recording}")
+        if keep:
+            lines = sum(1 for _ in recording.open("rb"))
+            echo(
+                f"Replaying {lines} recorded requests so the emulator matches Dagster's history..."
+            )
+            server.replay()
+    try:
+        settings = get_settings()
+        report = provision(settings)
+        echo(
+            f"Provisioned bucket {settings.bucket}, tables/topic/queues with prefix {settings.table_prefix!r} "
+            f"({len(report.created)} created)"
+        )
+        os.environ["DAGSTER_HOME"] = str(dagster_home)
+        echo(
+            f"Dagster UI on http://localhost:{ui_port}  (DAGSTER_HOME={dagster_home}); Ctrl-C stops everything."
+        )
+        echo("Feed it data from another terminal:  .venv/bin/energy-platform simulate --batches 3")
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dagster",
+                "dev",
+                "-w",
+                str(project / "workspace.yaml"),
+                "-p",
+                str(ui_port),
+            ],
+            cwd=project,
+        )
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            proc.send_signal(signal.SIGINT)
+            return proc.wait()
+    finally:
+        if server is not None:
+            echo("Stopping the emulator.")
+            (state / ENDPOINT_FILE).unlink(missing_ok=True)
+            server.stop()

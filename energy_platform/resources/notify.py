@@ -1,0 +1,54 @@
+"""SNS: operator alerts on the `{prefix}alerts` topic."""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from typing import Any
+
+from dagster import ConfigurableResource
+from pydantic import Field
+
+from energy_platform.contract import ALERTS_TOPIC, prefixed
+from energy_platform.resources.clients import aws_client
+from energy_platform.settings import get_settings
+
+SUBJECT_LIMIT = 100
+
+
+def _prefix_default() -> str:
+    return get_settings().table_prefix
+
+
+def _region_default() -> str:
+    return get_settings().region
+
+
+class AlertNotifier(ConfigurableResource):
+    """Publishes one JSON message per alert to the alerts topic."""
+
+    name_prefix: str = Field(default_factory=_prefix_default)
+    region: str = Field(default_factory=_region_default)
+
+    @cached_property
+    def client(self) -> Any:
+        return aws_client("sns", self.region)
+
+    @cached_property
+    def topic_arn(self) -> str:
+        # CreateTopic is idempotent and returns the ARN of an existing topic.
+        name = prefixed(self.name_prefix, ALERTS_TOPIC)
+        return self.client.create_topic(Name=name)["TopicArn"]
+
+    def publish(self, kind: str, subject: str, details: dict[str, Any]) -> str:
+        """Send one alert; `kind` (batch_anomalies, check_failed, run_failed) is a message attribute."""
+        body = json.dumps(
+            {"kind": kind, "subject": subject, **details}, default=str, sort_keys=True
+        )
+        resp = self.client.publish(
+            TopicArn=self.topic_arn,
+            Subject=subject[:SUBJECT_LIMIT],
+            Message=body,
+            MessageAttributes={"kind": {"DataType": "String", "StringValue": kind}},
+        )
+        return resp["MessageId"]

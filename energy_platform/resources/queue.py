@@ -1,0 +1,105 @@
+"""SQS: the raw-object event queue the sensor drains, and the dead-letter queue."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from dagster import ConfigurableResource
+from pydantic import Field
+
+from energy_platform.contract import DEAD_LETTERS_QUEUE, RAW_EVENTS_QUEUE, prefixed
+from energy_platform.resources.clients import aws_client
+from energy_platform.settings import get_settings
+
+SQS_BATCH = 10
+
+
+@dataclass(frozen=True)
+class Message:
+    message_id: str
+    receipt_handle: str
+    body: str
+
+
+def _prefix_default() -> str:
+    return get_settings().table_prefix
+
+
+def _region_default() -> str:
+    return get_settings().region
+
+
+class EventQueues(ConfigurableResource):
+    """The platform's queues by short name (`raw_events`, `dead_letters`)."""
+
+    name_prefix: str = Field(default_factory=_prefix_default)
+    region: str = Field(default_factory=_region_default)
+
+    @cached_property
+    def client(self) -> Any:
+        return aws_client("sqs", self.region)
+
+    def url(self, queue: str) -> str:
+        return self._urls.setdefault(
+            queue,
+            self.client.get_queue_url(QueueName=prefixed(self.name_prefix, queue))["QueueUrl"],
+        )
+
+    @cached_property
+    def _urls(self) -> dict[str, str]:
+        return {}
+
+    def receive(self, queue: str, limit: int, visibility_seconds: int) -> list[Message]:
+        """Up to `limit` messages, hidden from other receivers for `visibility_seconds`."""
+        out: list[Message] = []
+        while len(out) < limit:
+            resp = self.client.receive_message(
+                QueueUrl=self.url(queue),
+                MaxNumberOfMessages=min(SQS_BATCH, limit - len(out)),
+                VisibilityTimeout=visibility_seconds,
+                WaitTimeSeconds=0,
+            )
+            batch = resp.get("Messages", [])
+            if not batch:
+                break
+            out.extend(Message(m["MessageId"], m["ReceiptHandle"], m["Body"]) for m in batch)
+        return out
+
+    def delete(self, queue: str, receipt_handles: Sequence[str]) -> int:
+        """Delete messages by receipt handle; returns how many SQS accepted."""
+        deleted = 0
+        for i in range(0, len(receipt_handles), SQS_BATCH):
+            entries = [
+                {"Id": str(n), "ReceiptHandle": h}
+                for n, h in enumerate(receipt_handles[i : i + SQS_BATCH])
+            ]
+            resp = self.client.delete_message_batch(QueueUrl=self.url(queue), Entries=entries)
+            deleted += len(resp.get("Successful", []))
+        return deleted
+
+    def send_json(self, queue: str, bodies: Sequence[dict[str, Any]]) -> int:
+        """Send each body as one JSON message, 10 per request."""
+        for i in range(0, len(bodies), SQS_BATCH):
+            entries = [
+                {"Id": str(n), "MessageBody": json.dumps(b, default=str, sort_keys=True)}
+                for n, b in enumerate(bodies[i : i + SQS_BATCH])
+            ]
+            self.client.send_message_batch(QueueUrl=self.url(queue), Entries=entries)
+        return len(bodies)
+
+    def depth(self, queue: str) -> int:
+        """Messages waiting plus in flight (approximate, as SQS reports it)."""
+        attrs = self.client.get_queue_attributes(
+            QueueUrl=self.url(queue),
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"]) + int(
+            attrs["ApproximateNumberOfMessagesNotVisible"]
+        )
+
+
+__all__ = ["DEAD_LETTERS_QUEUE", "RAW_EVENTS_QUEUE", "EventQueues", "Message"]

@@ -1,0 +1,42 @@
+"""Configuration read from the environment, in one place (see docs/CONTRACT.md)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+DEFAULT_REGION = "us-east-1"
+DEFAULT_BUCKET = "energy-platform"
+DEFAULT_TABLE_PREFIX = "energy_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the platform needs to know about where it runs."""
+
+    region: str
+    bucket: str
+    table_prefix: str
+    endpoint_url: str | None
+    """`AWS_ENDPOINT_URL` as boto3 reads it; None means real AWS."""
+    out_of_range_kwh: float
+    """Upper bound of a plausible single reading (kWh) before it is flagged `out_of_range`."""
+    freshness_minutes: float
+    """How long an object may sit in `raw/` unprocessed before the freshness check fails."""
+
+    @classmethod
+    def from_env(cls, env: os._Environ[str] | dict[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        return cls(
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION,
+            bucket=env.get("ENERGY_BUCKET") or DEFAULT_BUCKET,
+            table_prefix=env.get("ENERGY_TABLE_PREFIX", DEFAULT_TABLE_PREFIX),
+            endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            out_of_range_kwh=float(env.get("ENERGY_OUT_OF_RANGE_KWH") or 1000.0),
+            freshness_minutes=float(env.get("ENERGY_FRESHNESS_MINUTES") or 15.0),
+        )
+
+
+def get_settings() -> Settings:
+    """The settings of the current environment (read each call, so tests can change it)."""
+    return Settings.from_env()

@@ -1,0 +1,55 @@
+"""Shared fixtures: moto's server over HTTP on a free loopback port, once per test session."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from energy_platform.emulator import LOCAL_CREDENTIALS, MotoServer, free_port
+from energy_platform.provision import provision
+from energy_platform.settings import Settings
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """moto's server as a real HTTP endpoint; boto3 reaches it through AWS_ENDPOINT_URL."""
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    server = MotoServer(port=free_port())
+    endpoint = server.start(log_file=log)
+    saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", *LOCAL_CREDENTIALS)}
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    os.environ.update(LOCAL_CREDENTIALS)
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    try:
+        yield endpoint
+    finally:
+        server.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.fixture
+def platform_env(emulator: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """A freshly provisioned platform of its own (unique bucket and name prefix) for one test."""
+    suffix = uuid.uuid4().hex[:8]
+    monkeypatch.setenv("ENERGY_BUCKET", f"energy-test-{suffix}")
+    monkeypatch.setenv("ENERGY_TABLE_PREFIX", f"t{suffix}_")
+    settings = Settings.from_env()
+    provision(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Where tests keep files worth looking at afterwards (screenshots, reports)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
