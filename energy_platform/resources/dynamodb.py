@@ -109,13 +109,12 @@ class DynamoTables(ConfigurableResource):
             return sum(pool.map(lambda c: self._write_chunk(name, c), chunks))
 
     def _write_chunk(self, name: str, chunk: list[dict[str, Any]]) -> int:
-        calls, pending = 0, {name: chunk}
+        pending: dict[str, Any] = {name: chunk}
         for attempt in range(MAX_UNPROCESSED_ROUNDS):
             resp = self.client.batch_write_item(RequestItems=pending)
-            calls += 1
             pending = resp.get("UnprocessedItems") or {}
             if not pending:
-                return calls
+                return attempt + 1
             time.sleep(min(2.0, 0.05 * 2**attempt))
         raise RuntimeError(
             f"DynamoDB table {name}: {len(pending.get(name, []))} items still unprocessed after "
