@@ -129,6 +129,17 @@ FILE_REASONS: Final = (Reason.UNSUPPORTED_FORMAT, Reason.UNPARSEABLE_FILE)
 # --- Anomalies -------------------------------------------------------------------------------
 ANOMALY_TYPE: Final = "anomaly_type"
 TS_TYPE: Final = "ts_type"
+ANOMALY_DATE: Final = DATE
+"""Every anomaly item carries its reading's UTC date (`YYYY-MM-DD`): the by-date index's key."""
+ANOMALIES_BY_DATE_INDEX: Final = "by_date"
+"""Global secondary index of the anomalies table: all sites' anomalies of one day, in time order."""
+
+TABLE_INDEXES: Final[dict[str, dict[str, tuple[str, str]]]] = {
+    ANOMALIES_TABLE: {ANOMALIES_BY_DATE_INDEX: (ANOMALY_DATE, TS_TYPE)},
+}
+"""Global secondary indexes (partition key, sort key) by table; every attribute projected."""
+
+
 
 
 class AnomalyType:

@@ -11,6 +11,7 @@ from energy_platform.contract import (
     DEAD_LETTERS_QUEUE,
     RAW_EVENTS_QUEUE,
     RAW_PREFIX,
+    TABLE_INDEXES,
     TABLE_KEYS,
     prefixed,
 )
@@ -47,7 +48,8 @@ def provision(
 
     for table, (pk, sk) in TABLE_KEYS.items():
         name = prefixed(settings.table_prefix, table)
-        report.note(f"dynamodb:{name}", _ensure_table(ddb, name, pk, sk))
+        indexes = TABLE_INDEXES.get(table, {})
+        report.note(f"dynamodb:{name}", _ensure_table(ddb, name, pk, sk, indexes))
         log(f"table {name} ready")
 
     topic = prefixed(settings.table_prefix, ALERTS_TOPIC)
@@ -96,23 +98,37 @@ def _ensure_bucket(s3, settings: Settings) -> bool:
     return True
 
 
-def _ensure_table(ddb, name: str, pk: str, sk: str) -> bool:
+def _ensure_table(
+    ddb, name: str, pk: str, sk: str, indexes: dict[str, tuple[str, str]] | None = None
+) -> bool:
     try:
         ddb.describe_table(TableName=name)
         return False
     except ddb.exceptions.ResourceNotFoundException:
         pass
+    key_attributes = dict.fromkeys([pk, sk, *(a for key in (indexes or {}).values() for a in key)])
+    extra: dict = {}
+    if indexes:
+        extra["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": index,
+                "KeySchema": [
+                    {"AttributeName": ipk, "KeyType": "HASH"},
+                    {"AttributeName": isk, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index, (ipk, isk) in indexes.items()
+        ]
     ddb.create_table(
         TableName=name,
         BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": pk, "AttributeType": "S"},
-            {"AttributeName": sk, "AttributeType": "S"},
-        ],
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in key_attributes],
         KeySchema=[
             {"AttributeName": pk, "KeyType": "HASH"},
             {"AttributeName": sk, "KeyType": "RANGE"},
         ],
+        **extra,
     )
     ddb.get_waiter("table_exists").wait(
         TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
