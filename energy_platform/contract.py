@@ -140,8 +140,6 @@ TABLE_INDEXES: Final[dict[str, dict[str, tuple[str, str]]]] = {
 """Global secondary indexes (partition key, sort key) by table; every attribute projected."""
 
 
-
-
 class AnomalyType:
     """Anomaly types; the statistical ones are documented in docs/ANOMALIES.md."""
 
