@@ -1,0 +1,213 @@
+"""The stack deploys on the emulator and creates what `energy-platform provision` creates."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+from urllib.parse import unquote_plus
+
+import pytest
+
+from energy_platform.contract import RAW_EVENTS_QUEUE, TABLE_KEYS, prefixed
+from energy_platform.provision import provision
+from energy_platform.resources.clients import aws_client
+from energy_platform.settings import Settings
+from energy_platform_tests.test_deploy.stack import deploy_stack
+from energy_platform_tests.test_deploy.template import (
+    load_template,
+    platform_policy_document,
+    render,
+)
+
+REGION = "us-east-1"
+
+
+def _names() -> tuple[str, str]:
+    suffix = uuid.uuid4().hex[:8]
+    return f"energy-stack-{suffix}", f"s{suffix}_"
+
+
+def _inventory(bucket: str, prefix: str) -> dict[str, Any]:
+    """The platform's resources under `prefix`, with every name's prefix taken off."""
+    ddb = aws_client("dynamodb", REGION)
+    sqs = aws_client("sqs", REGION)
+    sns = aws_client("sns", REGION)
+    s3 = aws_client("s3", REGION)
+    tables = {}
+    for name in ddb.list_tables()["TableNames"]:
+        if not name.startswith(prefix):
+            continue
+        table = ddb.describe_table(TableName=name)["Table"]
+        tables[name.removeprefix(prefix)] = {
+            "keys": table["KeySchema"],
+            "billing": table["BillingModeSummary"]["BillingMode"],
+            "indexes": sorted(
+                (i["IndexName"], json.dumps(i["KeySchema"]), i["Projection"]["ProjectionType"])
+                for i in table.get("GlobalSecondaryIndexes", [])
+            ),
+        }
+    queues = {}
+    for url in sqs.list_queues(QueueNamePrefix=prefix).get("QueueUrls", []):
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        queues[url.rsplit("/", 1)[-1].removeprefix(prefix)] = {
+            "visibility": attrs["VisibilityTimeout"],
+            "retention": attrs["MessageRetentionPeriod"],
+            "sends_to_raw_events": "Policy" in attrs
+            and f"arn:aws:s3:::{bucket}" in attrs["Policy"],
+        }
+    topics = [
+        arn.rsplit(":", 1)[-1].removeprefix(prefix)
+        for page in sns.get_paginator("list_topics").paginate()
+        for arn in (t["TopicArn"] for t in page["Topics"])
+        if arn.rsplit(":", 1)[-1].startswith(prefix)
+    ]
+    notifications = [
+        {
+            "queue": c["QueueArn"].rsplit(":", 1)[-1].removeprefix(prefix),
+            "events": c["Events"],
+            "filter": [(r["Name"].lower(), r["Value"]) for r in c["Filter"]["Key"]["FilterRules"]],
+        }
+        for c in s3.get_bucket_notification_configuration(Bucket=bucket).get(
+            "QueueConfigurations", []
+        )
+    ]
+    public_access = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    return {
+        "tables": tables,
+        "queues": queues,
+        "topics": topics,
+        "notifications": notifications,
+        "public_access_blocked": all(public_access.values()),
+    }
+
+
+@pytest.fixture(scope="module")
+def stack(emulator: str) -> dict[str, str]:
+    bucket, prefix = _names()
+    return deploy_stack(bucket, prefix, region=REGION)
+
+
+def test_stack_outputs_name_every_resource(stack: dict[str, str]) -> None:
+    prefix = stack["TablePrefix"]
+    for table in TABLE_KEYS:
+        output = "".join(part.capitalize() for part in table.split("_"))
+        assert stack[f"{output}TableName"] == prefixed(prefix, table)
+        assert stack[f"{output}TableArn"].endswith(f":table/{prefixed(prefix, table)}")
+    assert stack["AlertsTopicArn"].endswith(f":{prefix}alerts")
+    assert stack["RawEventsQueueArn"].endswith(f":{prefix}raw_events")
+    assert stack["DeadLettersQueueArn"].endswith(f":{prefix}dead_letters")
+    assert stack["BucketArn"] == f"arn:aws:s3:::{stack['BucketName']}"
+    assert ":role/" in stack["PlatformTaskRoleArn"]
+    assert ":policy/" in stack["PlatformPolicyArn"]
+
+
+def test_stack_and_provision_create_the_same_resources(
+    stack: dict[str, str], emulator: str
+) -> None:
+    bucket, prefix = _names()
+    provision(
+        Settings(
+            region=REGION,
+            bucket=bucket,
+            table_prefix=prefix,
+            endpoint_url=emulator,
+            out_of_range_kwh=1000.0,
+            freshness_minutes=15.0,
+        )
+    )
+    from_provision = _inventory(bucket, prefix)
+    from_stack = _inventory(stack["BucketName"], stack["TablePrefix"])
+    assert from_stack == from_provision
+    assert set(from_stack["tables"]) == set(TABLE_KEYS)
+    assert from_stack["topics"] == ["alerts"]
+    assert from_stack["notifications"] == [
+        {"queue": "raw_events", "events": ["s3:ObjectCreated:*"], "filter": [("prefix", "raw/")]}
+    ]
+
+
+def test_stack_sends_dead_raw_events_to_dead_letters(stack: dict[str, str]) -> None:
+    sqs = aws_client("sqs", REGION)
+    url = sqs.get_queue_url(QueueName=stack["RawEventsQueueName"])["QueueUrl"]
+    redrive = json.loads(
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"][
+            "RedrivePolicy"
+        ]
+    )
+    assert redrive["deadLetterTargetArn"] == stack["DeadLettersQueueArn"]
+    assert int(redrive["maxReceiveCount"]) == 5
+
+
+def test_upload_under_raw_reaches_the_stacks_raw_events_queue(stack: dict[str, str]) -> None:
+    s3 = aws_client("s3", REGION)
+    sqs = aws_client("sqs", REGION)
+    bucket = stack["BucketName"]
+    s3.put_object(Bucket=bucket, Key="silver/ignored.json", Body=b"[]")
+    s3.put_object(Bucket=bucket, Key="raw/2024/01/02/site-1.json", Body=b"[]")
+    url = sqs.get_queue_url(QueueName=stack["RawEventsQueueName"])["QueueUrl"]
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+        "Messages", []
+    )
+    # Event keys are URL-encoded (moto even encodes "/"), as on AWS: decode before use.
+    keys = [
+        unquote_plus(record["s3"]["object"]["key"])
+        for message in messages
+        for record in json.loads(message["Body"]).get("Records", [])
+    ]
+    assert keys == ["raw/2024/01/02/site-1.json"]
+    assert stack["RawEventsQueueName"] == prefixed(stack["TablePrefix"], RAW_EVENTS_QUEUE)
+
+
+def test_what_moto_creates_from_the_template_alone(emulator: str) -> None:
+    """Without filling moto's gaps: tables, GSI, queues, topic, encryption and the role."""
+    bucket, prefix = _names()
+    outputs = deploy_stack(bucket, prefix, region=REGION, fill_emulator_gaps=False)
+    inventory = _inventory_without_bucket_config(prefix)
+    assert set(inventory["tables"]) == set(TABLE_KEYS)
+    assert inventory["tables"]["anomalies"]["indexes"][0][0] == "by_date"
+    assert set(inventory["queues"]) == {"raw_events", "dead_letters"}
+    s3 = aws_client("s3", REGION)
+    (rule,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+
+    iam = aws_client("iam", REGION)
+    role = iam.get_role(RoleName=outputs["PlatformTaskRoleName"])["Role"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
+    attached = iam.list_attached_role_policies(RoleName=outputs["PlatformTaskRoleName"])
+    assert [p["PolicyArn"] for p in attached["AttachedPolicies"]] == [outputs["PlatformPolicyArn"]]
+    policy = iam.get_policy(PolicyArn=outputs["PlatformPolicyArn"])["Policy"]
+    version = iam.get_policy_version(
+        PolicyArn=outputs["PlatformPolicyArn"], VersionId=policy["DefaultVersionId"]
+    )["PolicyVersion"]["Document"]
+    document = json.loads(version) if isinstance(version, str) else version
+    values = {
+        "BucketName": bucket,
+        "TablePrefix": prefix,
+        "AWS::Partition": "aws",
+        "AWS::Region": REGION,
+        "AWS::AccountId": outputs["RawEventsQueueArn"].split(":")[4],
+    }
+    assert document == render(platform_policy_document(load_template()), values)
+
+
+def _inventory_without_bucket_config(prefix: str) -> dict[str, Any]:
+    ddb = aws_client("dynamodb", REGION)
+    sqs = aws_client("sqs", REGION)
+    tables = {
+        name.removeprefix(prefix): {
+            "indexes": sorted(
+                (i["IndexName"],)
+                for i in ddb.describe_table(TableName=name)["Table"].get(
+                    "GlobalSecondaryIndexes", []
+                )
+            )
+        }
+        for name in ddb.list_tables()["TableNames"]
+        if name.startswith(prefix)
+    }
+    queues = {
+        url.rsplit("/", 1)[-1].removeprefix(prefix)
+        for url in sqs.list_queues(QueueNamePrefix=prefix).get("QueueUrls", [])
+    }
+    return {"tables": tables, "queues": queues}
