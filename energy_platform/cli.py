@@ -145,5 +145,21 @@ def dev(port: int, fresh: bool) -> None:
     sys.exit(run_dev(Path.cwd(), ui_port=port, fresh=fresh, echo=click.echo))
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port of the API.")
+@click.option(
+    "--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Worker processes."
+)
+def api(host: str, port: int, workers: int) -> None:
+    """Serve the query API over the DynamoDB tables (docs at /docs; ENERGY_API_KEY guards /v1)."""
+    import uvicorn
+
+    click.echo(f"API on http://{host}:{port} (docs at /docs)", err=True)
+    uvicorn.run(
+        "energy_platform.api.app:create_app", factory=True, host=host, port=port, workers=workers
+    )
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

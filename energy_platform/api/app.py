@@ -1,0 +1,299 @@
+"""The FastAPI app: `create_app()` is the factory `energy-platform api` gives uvicorn."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from energy_platform.api.auth import api_key_guard, configured_api_key
+from energy_platform.api.models import (
+    Anomaly,
+    County5Min,
+    ErrorBody,
+    Health,
+    Page,
+    Reading,
+    SiteDaily,
+)
+from energy_platform.api.pagination import PageTokens
+from energy_platform.api.params import (
+    MAX_DAILY_DAYS,
+    MAX_READINGS_DAYS,
+    InvalidParameter,
+    date_range,
+    parse_date,
+    time_range,
+)
+from energy_platform.api.queries import KeyRange, StoreUnavailable, TableReader
+from energy_platform.contract import (
+    ANOMALIES_BY_DATE_INDEX,
+    ANOMALIES_TABLE,
+    ANOMALY_TYPES,
+    COUNTY_5MIN_TABLE,
+    READINGS_TABLE,
+    SITE_DAILY_TABLE,
+    SITE_ID_PATTERN,
+)
+from energy_platform.settings import Settings, get_settings
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+MAX_COUNTY_CHARS = 512
+"""DynamoDB partition keys hold at most 2048 bytes: 512 characters of up to 4 UTF-8 bytes."""
+TS_TYPE_SEPARATOR = "#"
+AFTER_SEPARATOR = chr(ord(TS_TYPE_SEPARATOR) + 1)
+"""`{ts}$` sorts after every `{ts}#{type}`: the inclusive upper bound of a ts range on ts_type."""
+
+DESCRIPTION = f"""
+Read-only access to the platform's serving tables in DynamoDB.
+
+* **Results** come in key order (time order within a site or county), one page at a time:
+  `limit` items (default {DEFAULT_PAGE_SIZE}, at most {MAX_PAGE_SIZE}) and a `next` token.
+  Pass `next` back with the same other parameters until it is null.
+* **Times** are ISO-8601 (`2024-06-01T12:00:00Z`; an offset is converted to UTC, none means
+  UTC); ranges are inclusive at both ends. Responses write times as `YYYY-MM-DDTHH:MM:SSZ`.
+* **Unknown** sites and counties are not errors: they answer 200 with an empty page.
+* **Errors**: 422 names the parameter and what is wrong with it; 401 when the server has
+  `ENERGY_API_KEY` set and the `X-API-Key` header does not match; 503 when DynamoDB cannot
+  answer.
+"""
+
+AnomalyTypeName = StrEnum("AnomalyTypeName", {t: t for t in ANOMALY_TYPES})
+
+SiteId = Annotated[
+    str, Path(pattern=SITE_ID_PATTERN, description="Site id: 1-64 of A-Z a-z 0-9 _ . : -")
+]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page")]
+NextToken = Annotated[
+    str | None, Query(alias="next", description="`next` of the previous page; omit for the first")
+]
+Start = Annotated[
+    str, Query(description="ISO-8601 time, inclusive", examples=["2024-06-01T00:00:00Z"])
+]
+End = Annotated[
+    str, Query(description="ISO-8601 time, inclusive", examples=["2024-06-02T00:00:00Z"])
+]
+TypeFilter = Annotated[
+    AnomalyTypeName | None, Query(alias="type", description="Only anomalies of this type")
+]
+
+EMPTY_IS_OK = "An unknown {what} is not an error: the answer is 200 with an empty list."
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "ENERGY_API_KEY is set and X-API-Key does not match"},
+    422: {"model": ErrorBody, "description": "A parameter is malformed or out of bounds"},
+    503: {"model": ErrorBody, "description": "DynamoDB is unreachable or the table is missing"},
+}
+
+
+def get_reader(request: Request) -> TableReader:
+    return request.app.state.reader
+
+
+Reader = Annotated[TableReader, Depends(get_reader)]
+
+
+def create_app(
+    settings: Settings | None = None,
+    api_key: str | None = None,
+    token_secret: str | None = None,
+) -> FastAPI:
+    """The API over the tables of `settings` (default: the environment's).
+
+    `api_key` defaults to ENERGY_API_KEY and `token_secret` to ENERGY_API_TOKEN_SECRET. The
+    DynamoDB client is made once, when the app starts (uvicorn worker or TestClient context).
+    """
+    settings = settings or get_settings()
+    tokens = PageTokens(token_secret)
+    key = api_key if api_key is not None else configured_api_key()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.reader = TableReader(settings, tokens)
+        yield
+
+    app = FastAPI(
+        title="Energy platform API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    _install_error_handlers(app)
+    app.include_router(_health_router())
+    app.include_router(_v1_router(), dependencies=[Depends(api_key_guard(key))])
+    return app
+
+
+def _health_router() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get(
+        "/health",
+        response_model=Health,
+        responses={503: {"model": Health, "description": "DynamoDB is not reachable"}},
+    )
+    def health(reader: Reader) -> JSONResponse:
+        """200 when DescribeTable on the readings table succeeds, 503 otherwise. Never needs a key."""
+        reachable, why = reader.ping()
+        body = Health(
+            status="ok" if reachable else "unavailable",
+            dynamodb=reachable,
+            table=reader.table_name(READINGS_TABLE),
+            detail=why,
+        )
+        return JSONResponse(body.model_dump(), status_code=200 if reachable else 503)
+
+    return router
+
+
+def _v1_router() -> APIRouter:
+    router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
+
+    @router.get(
+        "/sites/{site_id}/readings",
+        response_model=Page[Reading],
+        tags=["readings"],
+        description=f"A site's readings with start <= ts <= end (at most {MAX_READINGS_DAYS} "
+        f"days). {EMPTY_IS_OK.format(what='site')}",
+    )
+    def site_readings(
+        reader: Reader,
+        site_id: SiteId,
+        start: Start,
+        end: End,
+        limit: Limit = DEFAULT_PAGE_SIZE,
+        next_token: NextToken = None,
+    ) -> dict[str, Any]:
+        lo, hi = time_range(start, end, MAX_READINGS_DAYS)
+        query = KeyRange(READINGS_TABLE, site_id, lo, hi)
+        return _page(reader, query, limit, next_token)
+
+    @router.get(
+        "/sites/{site_id}/anomalies",
+        response_model=Page[Anomaly],
+        tags=["anomalies"],
+        description=f"A site's anomalies with start <= ts <= end (at most {MAX_READINGS_DAYS} "
+        f"days), optionally of one type. {EMPTY_IS_OK.format(what='site')}",
+    )
+    def site_anomalies(
+        reader: Reader,
+        site_id: SiteId,
+        start: Start,
+        end: End,
+        anomaly_type: TypeFilter = None,
+        limit: Limit = DEFAULT_PAGE_SIZE,
+        next_token: NextToken = None,
+    ) -> dict[str, Any]:
+        lo, hi = time_range(start, end, MAX_READINGS_DAYS)
+        query = KeyRange(
+            ANOMALIES_TABLE,
+            site_id,
+            lo,
+            hi + AFTER_SEPARATOR,
+            anomaly_type=anomaly_type.value if anomaly_type else None,
+        )
+        return _page(reader, query, limit, next_token)
+
+    @router.get(
+        "/anomalies",
+        response_model=Page[Anomaly],
+        tags=["anomalies"],
+        description="Every site's anomalies of one UTC day, in time order, optionally of one "
+        f"type (the anomalies table's `{ANOMALIES_BY_DATE_INDEX}` index).",
+    )
+    def anomalies_of_day(
+        reader: Reader,
+        day: Annotated[
+            str, Query(alias="date", description="UTC date as YYYY-MM-DD", examples=["2024-06-01"])
+        ],
+        anomaly_type: TypeFilter = None,
+        limit: Limit = DEFAULT_PAGE_SIZE,
+        next_token: NextToken = None,
+    ) -> dict[str, Any]:
+        query = KeyRange(
+            ANOMALIES_TABLE,
+            parse_date("date", day).isoformat(),
+            index=ANOMALIES_BY_DATE_INDEX,
+            anomaly_type=anomaly_type.value if anomaly_type else None,
+        )
+        return _page(reader, query, limit, next_token)
+
+    @router.get(
+        "/counties/{county:path}/5min",
+        response_model=Page[County5Min],
+        tags=["aggregates"],
+        description="A county's 5-minute aggregates with start <= window_start <= end (at most "
+        f"{MAX_READINGS_DAYS} days). The county name is URL-encoded in the path (spaces, "
+        f"apostrophes, any Unicode). {EMPTY_IS_OK.format(what='county')}",
+    )
+    def county_5min(
+        reader: Reader,
+        county: Annotated[str, Path(min_length=1, max_length=MAX_COUNTY_CHARS)],
+        start: Start,
+        end: End,
+        limit: Limit = DEFAULT_PAGE_SIZE,
+        next_token: NextToken = None,
+    ) -> dict[str, Any]:
+        lo, hi = time_range(start, end, MAX_READINGS_DAYS)
+        return _page(reader, KeyRange(COUNTY_5MIN_TABLE, county, lo, hi), limit, next_token)
+
+    @router.get(
+        "/sites/{site_id}/daily",
+        response_model=Page[SiteDaily],
+        tags=["aggregates"],
+        description=f"A site's daily aggregates for UTC dates start..end inclusive (at most "
+        f"{MAX_DAILY_DAYS} days). {EMPTY_IS_OK.format(what='site')}",
+    )
+    def site_daily(
+        reader: Reader,
+        site_id: SiteId,
+        start: Annotated[str, Query(description="YYYY-MM-DD, inclusive", examples=["2024-06-01"])],
+        end: Annotated[str, Query(description="YYYY-MM-DD, inclusive", examples=["2024-06-30"])],
+        limit: Limit = DEFAULT_PAGE_SIZE,
+        next_token: NextToken = None,
+    ) -> dict[str, Any]:
+        lo, hi = date_range(start, end, MAX_DAILY_DAYS)
+        return _page(reader, KeyRange(SITE_DAILY_TABLE, site_id, lo, hi), limit, next_token)
+
+    return router
+
+
+def _page(reader: TableReader, query: KeyRange, limit: int, token: str | None) -> dict[str, Any]:
+    page = reader.page(query, limit, token)
+    return {"items": page.items, "count": len(page.items), "next": page.next}
+
+
+def _error(status: int, detail: str, errors: list[dict[str, Any]] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail, "errors": errors or []}, status_code=status)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(InvalidParameter)
+    async def invalid_parameter(_request: Request, exc: InvalidParameter) -> JSONResponse:
+        location = [exc.location, exc.field]
+        return _error(422, str(exc), [{"loc": location, "msg": exc.message, "type": "value_error"}])
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # The offending input is not echoed back: it could be a credential pasted in error.
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{_where(e['loc'])}: {e['msg']}" for e in errors) or "invalid request"
+        return _error(422, detail, jsonable_encoder(errors))
+
+    @app.exception_handler(StoreUnavailable)
+    async def store_unavailable(_request: Request, exc: StoreUnavailable) -> JSONResponse:
+        return _error(503, str(exc))
+
+
+def _where(loc: list[Any]) -> str:
+    """("query", "start") -> "start (query)"."""
+    return f"{loc[-1]} ({loc[0]})" if len(loc) > 1 else str(loc[0] if loc else "request")

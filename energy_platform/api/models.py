@@ -1,0 +1,106 @@
+"""Response models: the serving tables' items as JSON (times `YYYY-MM-DDTHH:MM:SSZ`, numbers as numbers).
+
+Field names are the contract's attribute names (energy_platform.contract); attributes an item
+carries beyond these (ts_type, date, source_key, ...) are left out of the response.
+"""
+
+from __future__ import annotations
+
+from typing import Generic, Literal, TypeVar
+
+from pydantic import BaseModel, Field
+
+T = TypeVar("T")
+
+TS_DESCRIPTION = "UTC time as YYYY-MM-DDTHH:MM:SSZ"
+TS_EXAMPLE = "2024-06-01T12:05:00Z"
+
+
+class Reading(BaseModel):
+    """One cleaned reading (table `{prefix}readings`)."""
+
+    site_id: str
+    ts: str = Field(description=TS_DESCRIPTION, examples=[TS_EXAMPLE])
+    county: str
+    energy_generated_kwh: float
+    energy_consumed_kwh: float
+    net_kwh: float = Field(description="energy_generated_kwh - energy_consumed_kwh")
+    is_anomaly: bool
+    device_id: str | None = None
+    anomaly_score: float | None = None
+
+
+class Anomaly(BaseModel):
+    """One anomaly of one reading (table `{prefix}anomalies`)."""
+
+    site_id: str
+    ts: str = Field(description=TS_DESCRIPTION, examples=[TS_EXAMPLE])
+    anomaly_type: str
+    county: str
+    energy_generated_kwh: float
+    energy_consumed_kwh: float
+    net_kwh: float | None = None
+    detail: str | None = None
+
+
+class County5Min(BaseModel):
+    """One county's 5-minute window (table `{prefix}county_5min`); sums exclude anomalies."""
+
+    county: str
+    window_start: str = Field(description=TS_DESCRIPTION, examples=["2024-06-01T12:05:00Z"])
+    reading_count: int
+    anomaly_count: int
+    site_count: int
+    generated_kwh: float
+    consumed_kwh: float
+    net_kwh: float
+
+
+class SiteDaily(BaseModel):
+    """One site's UTC day (table `{prefix}site_daily`); sums, min and max exclude anomalies."""
+
+    site_id: str
+    date: str = Field(description="UTC date as YYYY-MM-DD", examples=["2024-06-01"])
+    reading_count: int
+    anomaly_count: int
+    generated_kwh: float
+    consumed_kwh: float
+    net_kwh: float
+    min_net_kwh: float | None = None
+    max_net_kwh: float | None = None
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of results in key order."""
+
+    items: list[T]
+    count: int = Field(description="Number of items on this page")
+    next: str | None = Field(
+        description=(
+            "Opaque token: pass it as `next` with the same other parameters for the following "
+            "page. Null on the last page. A page may hold fewer than `limit` items and still "
+            "have a token."
+        )
+    )
+
+
+class Health(BaseModel):
+    """Whether the service can reach its data."""
+
+    status: Literal["ok", "unavailable"]
+    dynamodb: bool = Field(description="DescribeTable on the readings table succeeded")
+    table: str
+    detail: str | None = None
+
+
+class ErrorLocation(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """Body of every 4xx/5xx answer of the API."""
+
+    detail: str = Field(description="What is wrong, in one sentence")
+    errors: list[ErrorLocation] = Field(default_factory=list)
