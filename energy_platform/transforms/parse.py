@@ -1,0 +1,562 @@
+"""Raw object bytes -> one row per record with every contract field as text.
+
+Formats by key extension (case-insensitive, optional `.gz`): `.json`, `.jsonl` / `.ndjson`,
+`.csv`. The hot path is vectorized: line and record boundaries come from numpy over the raw
+bytes, JSON fields from DuckDB's JSON functions (one parse per line), CSV cells from
+pyarrow.csv. Only lines that are not valid JSON, or CSV files pyarrow cannot read, go
+through a per-record Python fallback.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from energy_platform import contract as c
+
+BOM = b"\xef\xbb\xbf"
+_CHUNK = 1 << 22
+"""Bytes scanned per numpy pass: small temporaries instead of one as large as the body."""
+
+RECORDS_SCHEMA = pa.schema(
+    [(c.SOURCE_LINE, pa.int64()), (c.RAW_RECORD, pa.string())]
+    + [(name, pa.string()) for name in c.INPUT_FIELDS]
+)
+REJECTS_SCHEMA = pa.schema(
+    [(c.SOURCE_LINE, pa.int64()), (c.RAW_RECORD, pa.string()), (c.DETAIL, pa.string())]
+)
+
+
+@dataclass(frozen=True)
+class FileError:
+    """Why a whole file is quarantined."""
+
+    reason: str
+    """`contract.Reason.UNSUPPORTED_FORMAT` or `contract.Reason.UNPARSEABLE_FILE`."""
+    detail: str
+    """What is wrong and where, e.g. `gzip stream truncated at byte 1234`."""
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    """Records found in one raw object, lines that are not records, or a whole-file error."""
+
+    records: pa.Table = field(default_factory=RECORDS_SCHEMA.empty_table)
+    """source_line, raw (the record's original text), one text column per
+    `contract.INPUT_FIELDS` (null when absent or JSON null)."""
+    rejects: pa.Table = field(default_factory=REJECTS_SCHEMA.empty_table)
+    """source_line, raw, detail: lines that are not records at all."""
+    file_error: FileError | None = None
+
+    @property
+    def records_read(self) -> int:
+        """Records the file holds as far as parsing can tell (1 for a rejected file)."""
+        if self.file_error is not None:
+            return 1
+        return self.records.num_rows + self.rejects.num_rows
+
+
+def _file_error(reason: str, detail: str) -> ParsedFile:
+    return ParsedFile(file_error=FileError(reason, detail))
+
+
+def _format_of(key: str) -> tuple[str | None, bool]:
+    name = key.lower()
+    gzipped = name.endswith(c.GZIP_EXTENSION)
+    if gzipped:
+        name = name[: -len(c.GZIP_EXTENSION)]
+    for ext in c.SUPPORTED_EXTENSIONS:
+        if name.endswith(ext):
+            return ext, gzipped
+    return None, gzipped
+
+
+def _gunzip(body: bytes) -> bytes:
+    """Decompress every gzip member; raise ValueError naming the byte where it broke."""
+    out: list[bytes] = []
+    data = body
+    consumed = 0
+    while data:
+        d = zlib.decompressobj(wbits=31)
+        try:
+            out.append(d.decompress(data))
+            out.append(d.flush())
+        except zlib.error as e:
+            raise ValueError(f"gzip stream corrupt after byte {consumed}: {e}") from e
+        if not d.eof:
+            raise ValueError(f"gzip stream truncated at byte {len(body)}")
+        consumed = len(body) - len(d.unused_data)
+        data = d.unused_data
+        if data.strip(b"\x00") == b"":  # trailing padding some writers leave
+            break
+    return b"".join(out)
+
+
+def _check_utf8(body: bytes) -> str | None:
+    """None when `body` is valid UTF-8, else where it is not (Arrow validates vectorized)."""
+    offsets = np.array([0, len(body)], dtype=np.int64)
+    arr = pa.Array.from_buffers(pa.large_string(), 1, [None, pa.py_buffer(offsets), pa.py_buffer(body)])
+    try:
+        arr.validate(full=True)
+        return None
+    except pa.ArrowInvalid:
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as e:
+            return f"invalid UTF-8 at byte {e.start}"
+        return "invalid UTF-8"
+
+
+def parse_object(key: str, body: bytes) -> ParsedFile:
+    """Parse one raw object; never raises for bad input (it becomes a FileError or rejects)."""
+    fmt, gzipped = _format_of(key)
+    if fmt is None:
+        return _file_error(
+            c.Reason.UNSUPPORTED_FORMAT,
+            f"{key}: extension is not one of {', '.join(c.SUPPORTED_EXTENSIONS)} (optionally .gz)",
+        )
+    if gzipped:
+        try:
+            body = _gunzip(body)
+        except ValueError as e:
+            return _file_error(c.Reason.UNPARSEABLE_FILE, f"{key}: {e}")
+    if len(body) == 0:
+        return _file_error(c.Reason.UNPARSEABLE_FILE, f"{key}: empty file (0 bytes)")
+    bad = _check_utf8(body)
+    if bad is not None:
+        return _file_error(c.Reason.UNPARSEABLE_FILE, f"{key}: {bad}")
+    start = len(BOM) if body.startswith(BOM) else 0
+    try:
+        if fmt == ".csv":
+            return _parse_csv(body, start)
+        if fmt == ".json":
+            return _parse_json_document(key, body[start:].decode("utf-8"))
+        return _parse_json_lines(body, start)
+    except _FileProblem as e:
+        return _file_error(c.Reason.UNPARSEABLE_FILE, f"{key}: {e}")
+
+
+class _FileProblem(Exception):
+    """The file as a whole cannot be read."""
+
+
+# --- byte-level helpers ----------------------------------------------------------------------
+
+
+def _positions(buf: np.ndarray, byte: int, start: int) -> np.ndarray:
+    """Sorted positions of `byte` in buf[start:], scanned in chunks."""
+    parts = [
+        np.flatnonzero(buf[i : i + _CHUNK] == byte) + i for i in range(start, len(buf), _CHUNK)
+    ]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
+
+def _spans(buf: np.ndarray, separators: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray]:
+    """[start, end) of the text between separators, a trailing CR excluded."""
+    starts = np.concatenate([[start], separators + 1]).astype(np.int64)
+    ends = np.append(separators, len(buf)).astype(np.int64)
+    if len(starts) and starts[-1] == len(buf):  # body ends with a separator
+        starts, ends = starts[:-1], ends[:-1]
+    nonempty = ends > starts
+    cr = np.zeros(len(ends), dtype=bool)
+    cr[nonempty] = buf[ends[nonempty] - 1] == 13
+    return starts, ends - cr
+
+
+def _text_array(body: bytes, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
+    """The spans of `body` (terminators excluded) as an Arrow string array, vectorized.
+
+    The spans are not contiguous, so a `string_view` array pointing into the body is built
+    first (only its 16-byte views, with numpy) and cast to `string` in one Arrow kernel.
+    Bodies above 2 GiB take a numpy gather into a `large_string` instead.
+    """
+    n = len(starts)
+    lengths = ends - starts
+    if n == 0:
+        return pa.array([], pa.string())
+    if len(body) >= 2**31 - 1:
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        index = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])
+        data = buf[index].tobytes()
+        return pa.Array.from_buffers(
+            pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+        )
+    views = np.zeros((n, 4), dtype=np.int32)
+    views[:, 0] = lengths
+    vbytes = views.view(np.uint8).reshape(n, 16)
+    short = lengths <= 12
+    long_ = ~short
+    if long_.any():
+        # prefix = first 4 bytes, read as one unaligned little-endian uint32 per string
+        tail = np.concatenate([buf, np.zeros(4, np.uint8)])
+        u32 = np.ndarray(shape=(len(buf),), dtype="<u4", buffer=tail, strides=(1,))
+        views[long_, 1] = u32[starts[long_]].view(np.int32)
+        views[long_, 3] = starts[long_].astype(np.int32)  # buffer index 0, offset
+    if short.any():
+        tail = np.concatenate([buf, np.zeros(12, np.uint8)])
+        inline = tail[starts[short][:, None] + np.arange(12)]
+        inline[np.arange(12)[None, :] >= lengths[short][:, None]] = 0
+        vbytes[short, 4:16] = inline
+    view = pa.Array.from_buffers(
+        pa.string_view(), n, [None, pa.py_buffer(views), pa.py_buffer(body)]
+    )
+    # one vectorized copy into a plain string array, which every Arrow kernel accepts
+    return view.cast(pa.string())
+
+
+def _empty_rejects() -> pa.Table:
+    return REJECTS_SCHEMA.empty_table()
+
+
+def _rejects(lines: list[int], raws: list[str], details: list[str]) -> pa.Table:
+    return pa.table(
+        [pa.array(lines, pa.int64()), pa.array(raws, pa.string()), pa.array(details, pa.string())],
+        schema=REJECTS_SCHEMA,
+    )
+
+
+def _records(source_line: pa.Array, raw: pa.Array, fields: dict[str, pa.Array]) -> pa.Table:
+    n = len(source_line)
+    cols = [source_line, raw] + [
+        fields.get(name, pa.nulls(n, pa.string())) for name in c.INPUT_FIELDS
+    ]
+    names = [c.SOURCE_LINE, c.RAW_RECORD, *c.INPUT_FIELDS]
+    return pa.Table.from_arrays(cols, names=names)
+
+
+# --- JSON ------------------------------------------------------------------------------------
+
+
+def _duck() -> duckdb.DuckDBPyConnection:
+    return duckdb.connect()
+
+
+_PATHS = ", ".join(f"'$.\"{name}\"'" for name in c.INPUT_FIELDS)
+
+
+def _extract_fields(texts: pa.Array) -> pa.Table:
+    """Per JSON text: `ok` (parsed), `is_object`, and one text column per input field."""
+    con = _duck()
+    con.register("texts", pa.table({"t": texts}))
+    cols = ", ".join(f"f[{i + 1}] AS \"{name}\"" for i, name in enumerate(c.INPUT_FIELDS))
+    out = con.sql(
+        f"SELECT f IS NOT NULL AS ok, {cols} FROM "
+        f"(SELECT try(json_extract_string(t, [{_PATHS}])) AS f FROM texts)"
+    ).to_arrow_table()
+    ok = out.column("ok").combine_chunks()
+    all_null = pc.and_(ok, pc.invert(_any_field(out)))
+    is_object = ok
+    if pc.any(all_null).as_py():
+        # a valid JSON text without any contract field: an empty object or not an object at all
+        idx = pc.indices_nonzero(all_null)
+        con.register("sub", pa.table({"t": pc.take(texts, idx)}))
+        kinds = con.sql("SELECT json_type(t) = 'OBJECT' AS o FROM sub").to_arrow_table()
+        mask = np.asarray(ok.to_numpy(zero_copy_only=False)).copy()
+        mask[idx.to_numpy()] = kinds.column("o").to_numpy(zero_copy_only=False)
+        is_object = pa.array(mask)
+    con.close()
+    return out.drop_columns(["ok"]).append_column("ok", ok).append_column("is_object", is_object)
+
+
+def _any_field(out: pa.Table) -> pa.Array:
+    acc = None
+    for name in c.INPUT_FIELDS:
+        valid = pc.is_valid(out.column(name))
+        acc = valid if acc is None else pc.or_(acc, valid)
+    return acc.combine_chunks() if isinstance(acc, pa.ChunkedArray) else acc
+
+
+class _Number(str):
+    """A JSON number kept as its source text."""
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _python_json(text: str) -> Any:
+    return json.loads(text, parse_float=_Number, parse_int=_Number, parse_constant=_Number)
+
+
+def _parse_json_lines(body: bytes, start: int) -> ParsedFile:
+    buf = np.frombuffer(body, dtype=np.uint8)
+    newlines = _positions(buf, 10, start)
+    starts, ends = _spans(buf, newlines, start)
+    line_no = np.arange(1, len(starts) + 1, dtype=np.int64)
+    keep = ends > starts  # blank lines are not records
+    starts, ends, line_no = starts[keep], ends[keep], line_no[keep]
+    texts = _text_array(body, buf, starts, ends)
+    if len(texts) == 0:
+        return ParsedFile()
+    fields = _extract_fields(texts)
+    good = fields.column("is_object").combine_chunks()
+    records = _records(
+        pa.array(line_no),
+        texts,
+        {name: fields.column(name) for name in c.INPUT_FIELDS},
+    ).filter(good)
+    bad_idx = np.flatnonzero(~good.to_numpy(zero_copy_only=False))
+    if len(bad_idx) == 0:
+        return ParsedFile(records=records)
+    # fallback, per line but only for lines DuckDB could not read as an object
+    ok = fields.column("ok").to_numpy()
+    extra_fields: dict[str, list[str | None]] = {name: [] for name in c.INPUT_FIELDS}
+    extra_lines: list[int] = []
+    extra_raw: list[str] = []
+    rej_lines: list[int] = []
+    rej_raw: list[str] = []
+    rej_detail: list[str] = []
+    for i in bad_idx:
+        text = body[starts[i] : ends[i]].decode("utf-8")
+        if not text.strip():
+            continue  # whitespace-only line: blank
+        line = int(line_no[i])
+        if ok[i]:
+            value = json.loads(text)
+        else:
+            try:
+                value = _python_json(text)
+            except (ValueError, RecursionError) as e:
+                rej_lines.append(line)
+                rej_raw.append(text)
+                rej_detail.append(f"line {line}: not valid JSON ({e})")
+                continue
+        if not isinstance(value, dict):
+            rej_lines.append(line)
+            rej_raw.append(text)
+            rej_detail.append(f"line {line}: a JSON {_json_kind(value)}, not an object")
+            continue
+        extra_lines.append(line)
+        extra_raw.append(text)
+        for name in c.INPUT_FIELDS:
+            extra_fields[name].append(_as_text(value.get(name)))
+    if extra_lines:
+        extra = _records(
+            pa.array(extra_lines, pa.int64()),
+            pa.array(extra_raw, records.schema.field(c.RAW_RECORD).type),
+            {n: pa.array(v, pa.string()) for n, v in extra_fields.items()},
+        )
+        records = pa.concat_tables([records, extra.cast(records.schema)])
+        records = records.take(pc.sort_indices(records.column(c.SOURCE_LINE)))
+    return ParsedFile(records=records, rejects=_rejects(rej_lines, rej_raw, rej_detail))
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str) and not isinstance(value, _Number):
+        return "string"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    return "number"
+
+
+def _parse_json_document(key: str, text: str) -> ParsedFile:
+    """A JSON array of records, or an object with a `records` array (source_line = index)."""
+    if not text.strip():
+        raise _FileProblem("no JSON document (only whitespace)")
+    con = _duck()
+    con.register("doc", pa.table({"d": pa.array([text], pa.large_string())}))
+    try:
+        kind, records_kind = con.sql(
+            "SELECT json_type(d), json_type(d, '$.records') FROM doc"
+        ).fetchall()[0]
+    except duckdb.Error:
+        kind = None
+    if kind is None:
+        con.close()
+        return _parse_json_document_python(text)
+    if kind == "ARRAY":
+        path = "$[*]"
+    elif kind == "OBJECT" and records_kind == "ARRAY":
+        path = "$.records[*]"
+    elif kind == "OBJECT":
+        raise _FileProblem("JSON object without a `records` array")
+    else:
+        raise _FileProblem(f"JSON document is a {kind.lower()}, not an array of records")
+    elements = (
+        con.sql(f"SELECT unnest(json_extract(d, '{path}'))::VARCHAR AS e FROM doc")
+        .to_arrow_table()
+        .column("e")
+        .combine_chunks()
+    )
+    con.close()
+    return _split_elements(elements)
+
+
+def _split_elements(elements: pa.Array) -> ParsedFile:
+    if len(elements) == 0:
+        return ParsedFile()
+    fields = _extract_fields(elements)
+    good = fields.column("is_object").combine_chunks()
+    index = pa.array(np.arange(len(elements), dtype=np.int64))
+    records = _records(
+        index, elements, {name: fields.column(name) for name in c.INPUT_FIELDS}
+    ).filter(good)
+    bad = pc.invert(good)
+    rej_index = index.filter(bad)
+    rej_raw = elements.filter(bad)
+    details = pc.binary_join_element_wise(
+        "element ", pc.cast(rej_index, pa.string()), " is not a JSON object", ""
+    )
+    rejects = pa.table([rej_index, pc.cast(rej_raw, pa.string()), details], schema=REJECTS_SCHEMA)
+    return ParsedFile(records=records, rejects=rejects)
+
+
+def _parse_json_document_python(text: str) -> ParsedFile:
+    """Fallback for documents DuckDB rejects (e.g. bare NaN/Infinity): Python's parser."""
+    try:
+        doc = _python_json(text)
+    except (ValueError, RecursionError) as e:
+        raise _FileProblem(f"not valid JSON ({e})") from e
+    if isinstance(doc, dict):
+        if not isinstance(doc.get("records"), list):
+            raise _FileProblem("JSON object without a `records` array")
+        doc = doc["records"]
+    if not isinstance(doc, list):
+        raise _FileProblem(f"JSON document is a {_json_kind(doc)}, not an array of records")
+    rows = [_as_text(v) if not isinstance(v, _Number) else str(v) for v in doc]
+    if not rows:
+        return ParsedFile()
+    lines, raws, details = [], [], []
+    rec_index: list[int] = []
+    rec_raw: list[str] = []
+    rec_fields: dict[str, list[str | None]] = {name: [] for name in c.INPUT_FIELDS}
+    for i, (value, raw) in enumerate(zip(doc, rows, strict=True)):
+        if isinstance(value, dict):
+            rec_index.append(i)
+            rec_raw.append(raw or "")
+            for name in c.INPUT_FIELDS:
+                rec_fields[name].append(_as_text(value.get(name)))
+        else:
+            lines.append(i)
+            raws.append(raw if raw is not None else "null")
+            details.append(f"element {i} is not a JSON object")
+    records = _records(
+        pa.array(rec_index, pa.int64()),
+        pa.array(rec_raw, pa.string()),
+        {n: pa.array(v, pa.string()) for n, v in rec_fields.items()},
+    )
+    return ParsedFile(records=records, rejects=_rejects(lines, raws, details))
+
+
+# --- CSV -------------------------------------------------------------------------------------
+
+
+def _parse_csv(body: bytes, start: int) -> ParsedFile:
+    """CSV with a header row; source_line is the physical line where a record starts."""
+    buf = np.frombuffer(body, dtype=np.uint8)
+    newlines = _positions(buf, 10, start)
+    quotes = _positions(buf, 34, start)
+    if len(quotes):
+        # a newline inside quotes (odd number of quotes before it) is part of a value
+        separators = newlines[np.searchsorted(quotes, newlines) % 2 == 0]
+    else:
+        separators = newlines
+    starts, ends = _spans(buf, separators, start)
+    line_no = np.searchsorted(newlines, starts) + 1  # physical line of each record's start
+    nonblank = np.flatnonzero(ends > starts)
+    if len(nonblank) == 0:
+        raise _FileProblem("CSV without a header row")
+    h = nonblank[0]
+    header_text = body[starts[h] : ends[h]].decode("utf-8")
+    header = [name.strip() for name in next(csv.reader([header_text]))]
+    rows = nonblank[1:]
+    starts, ends, line_no = starts[rows], ends[rows], line_no[rows]
+    if len(rows) == 0:
+        return ParsedFile()
+    # columns per record: commas outside quotes, vectorized
+    commas = _positions(buf, 44, int(starts[0]))
+    if len(quotes):
+        commas = commas[np.searchsorted(quotes, commas) % 2 == 0]
+    owner = np.searchsorted(starts, commas, side="right") - 1
+    inside = (owner >= 0) & (commas < ends[np.clip(owner, 0, None)])
+    counts = np.bincount(owner[inside], minlength=len(starts)) + 1
+    wrong = counts != len(header)
+    texts = _text_array(body, buf, starts, ends)
+    rejects = _empty_rejects()
+    if wrong.any():
+        w = np.flatnonzero(wrong)
+        details = [
+            f"line {int(line_no[i])}: {int(counts[i])} columns, the header has {len(header)}"
+            for i in w
+        ]
+        rejects = pa.table(
+            [pa.array(line_no[w]), pc.cast(texts.take(pa.array(w)), pa.string()), pa.array(details)],
+            schema=REJECTS_SCHEMA,
+        )
+    good = np.flatnonzero(~wrong)
+    fields = _csv_cells(body, buf, header, starts[good], ends[good], bool(len(quotes)), not wrong.any())
+    records = _records(pa.array(line_no[good]), texts.take(pa.array(good)), fields)
+    return ParsedFile(records=records, rejects=rejects)
+
+
+def _csv_cells(
+    body: bytes,
+    buf: np.ndarray,
+    header: list[str],
+    starts: np.ndarray,
+    ends: np.ndarray,
+    quoted: bool,
+    whole: bool,
+) -> dict[str, pa.Array]:
+    """The contract columns of the given records, read with pyarrow.csv (Python csv fallback)."""
+    wanted = [name for name in c.INPUT_FIELDS if name in header]
+    n = len(starts)
+    if n == 0 or not wanted:
+        return {}
+    if whole:
+        data = pa.py_buffer(body)[int(starts[0]) :]
+    else:
+        # only the good records, each followed by a newline, copied with a byte mask
+        mark = np.zeros(len(buf) + 1, dtype=np.int32)
+        stop = np.minimum(ends + 1, len(buf))
+        np.add.at(mark, starts, 1)
+        np.add.at(mark, stop, -1)
+        data = pa.py_buffer(buf[np.cumsum(mark[:-1]) > 0].tobytes())
+    names = [f"c{i}" for i in range(len(header))]
+    positions = {name: header.index(name) for name in wanted}
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(data),
+            read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(newlines_in_values=quoted),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in names},
+                include_columns=[names[positions[name]] for name in wanted],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+                null_values=[""],
+            ),
+        )
+        if table.num_rows == n:
+            return {name: table.column(names[positions[name]]).combine_chunks() for name in wanted}
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    # fallback for what pyarrow cannot read: Python's csv module, record by record
+    values: dict[str, list[str | None]] = {name: [] for name in wanted}
+    for s, e in zip(starts, ends, strict=True):
+        row = next(csv.reader(io.StringIO(body[s:e].decode("utf-8"), newline="")), [])
+        for name in wanted:
+            cell = row[positions[name]] if positions[name] < len(row) else ""
+            values[name].append(cell if cell != "" else None)
+    return {name: pa.array(v, pa.string()) for name, v in values.items()}

@@ -1,0 +1,251 @@
+"""Parsed records -> clean staged readings and quarantined records, each with one reason.
+
+All rules run as one DuckDB query over the parsed Arrow table (vectorized, multi-threaded).
+A record gets the first failing rule in the contract's order: missing_field, bad_site_id,
+bad_timestamp, timestamp_in_future, bad_number, unknown_unit, bad_anomaly_score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from energy_platform import contract as c
+from energy_platform import schemas
+from energy_platform.transforms.frames import to_frame
+from energy_platform.transforms.parse import ParsedFile
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        (c.SOURCE_KEY, pa.string()),
+        (c.SOURCE_LINE, pa.int64()),
+        (c.REASON, pa.string()),
+        (c.DETAIL, pa.string()),
+        (c.RAW_RECORD, pa.string()),
+    ]
+)
+"""Arrow types of `schemas.QUARANTINE_FIELDS` (source_line is null for a whole file)."""
+
+_MIN_EPOCH_S = -62135596800  # 0001-01-01T00:00:00Z
+_MAX_EPOCH_S = 253402300799  # 9999-12-31T23:59:59Z
+_DETAIL_VALUE_CHARS = 100
+
+# One pass: typed values, then the first failing rule and its human detail. `?` = now (epoch s).
+_VALIDATE_SQL = f"""
+WITH base AS (
+    SELECT
+        site_id, "timestamp" AS ts_text, county, device_id,
+        energy_generated_kwh AS gen_text, energy_consumed_kwh AS con_text,
+        nullif(trim(unit), '') AS unit_text,
+        nullif(trim(anomaly_score), '') AS score_text,
+        TRY_CAST(trim("timestamp") AS DOUBLE) AS ts_epoch,
+        TRY_CAST(trim(energy_generated_kwh) AS DOUBLE) AS gen_value,
+        TRY_CAST(trim(energy_consumed_kwh) AS DOUBLE) AS con_value,
+        TRY_CAST(nullif(trim(anomaly_score), '') AS DOUBLE) AS score_value,
+        floor(CASE WHEN ts_epoch > {c.EPOCH_MS_THRESHOLD} THEN ts_epoch / 1000
+            ELSE ts_epoch END) AS ts_seconds
+    FROM records
+), typed AS (
+    SELECT *,
+        CASE
+            WHEN ts_epoch IS NULL THEN
+                date_trunc('second', TRY_CAST(trim(ts_text) AS TIMESTAMPTZ))
+            WHEN ts_seconds BETWEEN {_MIN_EPOCH_S} AND {_MAX_EPOCH_S}
+                THEN to_timestamp(ts_seconds)
+        END AS ts_value
+    FROM base
+), judged AS (
+    SELECT *,
+        CASE
+            WHEN site_id IS NULL OR ts_text IS NULL OR gen_text IS NULL OR con_text IS NULL
+                THEN '{c.Reason.MISSING_FIELD}'
+            WHEN NOT regexp_full_match(site_id, '{c.SITE_ID_PATTERN[1:-1]}')
+                THEN '{c.Reason.BAD_SITE_ID}'
+            WHEN ts_value IS NULL THEN '{c.Reason.BAD_TIMESTAMP}'
+            WHEN epoch(ts_value) > ? + {c.FUTURE_TOLERANCE_HOURS * 3600}
+                THEN '{c.Reason.TIMESTAMP_IN_FUTURE}'
+            WHEN gen_value IS NULL OR NOT isfinite(gen_value)
+                OR con_value IS NULL OR NOT isfinite(con_value)
+                THEN '{c.Reason.BAD_NUMBER}'
+            WHEN unit_text IS NOT NULL AND unit_text NOT IN ('kWh', 'Wh', 'MWh')
+                THEN '{c.Reason.UNKNOWN_UNIT}'
+            WHEN score_text IS NOT NULL
+                AND (score_value IS NULL OR NOT (score_value BETWEEN 0 AND 1))
+                THEN '{c.Reason.BAD_ANOMALY_SCORE}'
+        END AS reason
+    FROM typed
+)
+SELECT
+    reason,
+    CASE reason
+        WHEN '{c.Reason.MISSING_FIELD}' THEN concat_ws(', ',
+            CASE WHEN site_id IS NULL THEN '{c.SITE_ID}' END,
+            CASE WHEN ts_text IS NULL THEN '{c.TIMESTAMP}' END,
+            CASE WHEN gen_text IS NULL THEN '{c.GENERATED}' END,
+            CASE WHEN con_text IS NULL THEN '{c.CONSUMED}' END) || ' missing'
+        WHEN '{c.Reason.BAD_SITE_ID}' THEN
+            '{c.SITE_ID} is "' || left(site_id, {_DETAIL_VALUE_CHARS})
+            || '", not 1-64 characters of A-Z a-z 0-9 _ . : -'
+        WHEN '{c.Reason.BAD_TIMESTAMP}' THEN
+            '{c.TIMESTAMP} is "' || left(ts_text, {_DETAIL_VALUE_CHARS})
+            || '", not ISO-8601 or epoch seconds/milliseconds'
+        WHEN '{c.Reason.TIMESTAMP_IN_FUTURE}' THEN
+            '{c.TIMESTAMP} is "' || left(ts_text, {_DETAIL_VALUE_CHARS})
+            || '", more than {c.FUTURE_TOLERANCE_HOURS} h after processing time '
+            || strftime(to_timestamp(?), '{c.TS_FORMAT}')
+        WHEN '{c.Reason.BAD_NUMBER}' THEN
+            CASE WHEN gen_value IS NULL OR NOT isfinite(gen_value)
+                THEN '{c.GENERATED} is "' || left(gen_text, {_DETAIL_VALUE_CHARS})
+                ELSE '{c.CONSUMED} is "' || left(con_text, {_DETAIL_VALUE_CHARS})
+            END || '", not a finite number'
+        WHEN '{c.Reason.UNKNOWN_UNIT}' THEN
+            '{c.UNIT} is "' || left(unit_text, {_DETAIL_VALUE_CHARS})
+            || '", not one of kWh, Wh, MWh'
+        WHEN '{c.Reason.BAD_ANOMALY_SCORE}' THEN
+            '{c.ANOMALY_SCORE} is "' || left(score_text, {_DETAIL_VALUE_CHARS})
+            || '", not a number in [0, 1]'
+    END AS detail,
+    site_id,
+    ts_value AS ts,
+    coalesce(nullif(trim(county, E' \\t\\r\\n'), ''), '{c.UNKNOWN_COUNTY}') AS county,
+    gen_value * factor AS gen_kwh,
+    con_value * factor AS con_kwh,
+    device_id,
+    score_value
+FROM (
+    SELECT *, CASE unit_text WHEN 'Wh' THEN {c.UNIT_FACTORS["Wh"]}
+        WHEN 'MWh' THEN {c.UNIT_FACTORS["MWh"]} ELSE 1.0 END AS factor
+    FROM judged
+)
+"""
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """Clean readings (schemas.STAGED_READINGS) and quarantined records (QUARANTINE_FIELDS)."""
+
+    clean: pd.DataFrame
+    quarantined: pd.DataFrame
+
+    @property
+    def records_read(self) -> int:
+        return len(self.clean) + len(self.quarantined)
+
+
+def empty_clean() -> pd.DataFrame:
+    """A clean frame with no rows and the staged dtypes (safe to concat with others)."""
+    return to_frame(schemas.STAGED_READINGS.empty_table())
+
+
+def empty_quarantine() -> pd.DataFrame:
+    """A quarantine frame with no rows and its dtypes."""
+    return _quarantine_frame(QUARANTINE_SCHEMA.empty_table())
+
+
+def _quarantine_frame(table: pa.Table) -> pd.DataFrame:
+    df = table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+    return df[list(schemas.QUARANTINE_FIELDS)]
+
+
+def validate_records(
+    parsed: ParsedFile, source_key: str, arrival_ms: int, now: pd.Timestamp
+) -> ValidationResult:
+    """Apply the contract's record rules; every record read ends up clean or quarantined."""
+    if parsed.file_error is not None:
+        table = pa.table(
+            {
+                c.SOURCE_KEY: [source_key],
+                c.SOURCE_LINE: pa.nulls(1, pa.int64()),
+                c.REASON: [parsed.file_error.reason],
+                c.DETAIL: [parsed.file_error.detail],
+                c.RAW_RECORD: [""],
+            },
+            schema=QUARANTINE_SCHEMA,
+        )
+        return ValidationResult(empty_clean(), _quarantine_frame(table))
+
+    records = parsed.records
+    now_s = float(pd.Timestamp(now).timestamp())
+    con = duckdb.connect()
+    con.sql("SET TimeZone = 'UTC'")
+    con.register("records", records)
+    judged = con.sql(_VALIDATE_SQL, params=[now_s, now_s]).to_arrow_table()
+    con.close()
+
+    bad = pc.is_valid(judged.column("reason")).combine_chunks()
+    good = pc.invert(bad)
+    clean = _clean_table(judged.filter(good), records.column(c.SOURCE_LINE).filter(good))
+    clean = _with_source(clean, source_key, arrival_ms)
+
+    n_bad = pc.sum(bad).as_py() or 0
+    parts = []
+    if n_bad:
+        parts.append(
+            pa.table(
+                [
+                    pa.array(np.full(n_bad, source_key, dtype=object), pa.string()),
+                    records.column(c.SOURCE_LINE).filter(bad),
+                    judged.column("reason").filter(bad),
+                    judged.column("detail").filter(bad),
+                    records.column(c.RAW_RECORD).filter(bad).cast(pa.string()),
+                ],
+                schema=QUARANTINE_SCHEMA,
+            )
+        )
+    rejects = parsed.rejects
+    if rejects.num_rows:
+        n = rejects.num_rows
+        parts.append(
+            pa.table(
+                [
+                    pa.array(np.full(n, source_key, dtype=object), pa.string()),
+                    rejects.column(c.SOURCE_LINE),
+                    pa.array(np.full(n, c.Reason.UNPARSEABLE_RECORD, dtype=object), pa.string()),
+                    rejects.column(c.DETAIL).cast(pa.string()),
+                    rejects.column(c.RAW_RECORD).cast(pa.string()),
+                ],
+                schema=QUARANTINE_SCHEMA,
+            )
+        )
+    if parts:
+        quarantined = pa.concat_tables(parts)
+        quarantined = quarantined.take(pc.sort_indices(quarantined.column(c.SOURCE_LINE)))
+        quarantined_df = _quarantine_frame(quarantined)
+    else:
+        quarantined_df = empty_quarantine()
+    return ValidationResult(to_frame(clean), quarantined_df)
+
+
+def _clean_table(judged: pa.Table, source_line: pa.ChunkedArray) -> pa.Table:
+    gen = judged.column("gen_kwh")
+    cons = judged.column("con_kwh")
+    return pa.table(
+        {
+            c.SITE_ID: judged.column("site_id"),
+            c.TS: judged.column("ts").cast(schemas.UTC_SECONDS),
+            c.COUNTY: judged.column("county"),
+            c.GENERATED: gen,
+            c.CONSUMED: cons,
+            c.NET: pc.subtract(gen, cons),
+            c.DEVICE_ID: judged.column("device_id"),
+            c.ANOMALY_SCORE: judged.column("score_value"),
+            c.SOURCE_LINE: source_line,
+        }
+    )
+
+
+def _with_source(table: pa.Table, source_key: str, arrival_ms: int) -> pa.Table:
+    n = table.num_rows
+    cols = {name: table.column(name) for name in table.column_names if name != c.SOURCE_LINE}
+    cols[c.SOURCE_KEY] = pa.DictionaryArray.from_arrays(
+        pa.array(np.zeros(n, dtype=np.int32)), pa.array([source_key])
+    ).cast(pa.string())
+    cols[c.SOURCE_LINE] = table.column(c.SOURCE_LINE)
+    cols[c.ARRIVAL] = pa.array(np.full(n, arrival_ms, dtype=np.int64))
+    arrays = [cols[f.name].cast(f.type) for f in schemas.STAGED_READINGS]
+    return pa.Table.from_arrays(arrays, schema=schemas.STAGED_READINGS)
