@@ -146,6 +146,37 @@ def dev(port: int, fresh: bool) -> None:
 
 
 @main.command()
+@click.option("--dry-run", is_flag=True, help="Only list what would be re-processed.")
+@click.option(
+    "--missing",
+    is_flag=True,
+    help="Also re-queue every object under raw/ the ingested-files ledger does not hold.",
+)
+def replay(dry_run: bool, missing: bool) -> None:
+    """Re-process the files of failed runs (the dead_letters queue), and with --missing any
+    object under raw/ that was never processed. The running sensor picks them up."""
+    from energy_platform import replay as rp
+    from energy_platform.resources import DynamoTables, EventQueues, LakeStorage
+
+    queues = EventQueues()
+    items = rp.dead_lettered(queues)
+    if missing:
+        seen = {i.key for i in items}
+        items += [i for i in rp.missing(LakeStorage(), DynamoTables()) if i.key not in seen]
+    for item in items:
+        click.echo(f"  {item.key}  ({item.why})")
+    if not items:
+        click.echo(
+            "Nothing to replay: the dead-letter queue is empty"
+            + (" and raw/ is fully processed." if missing else ".")
+        )
+    elif dry_run:
+        click.echo(f"{len(items)} objects would be re-processed (dry run: nothing changed).")
+    else:
+        click.echo(f"{rp.replay(queues, items)} objects queued for re-processing.")
+
+
+@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port of the API.")
 @click.option(

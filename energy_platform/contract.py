@@ -172,3 +172,19 @@ WINDOW_MINUTES: Final = 5
 
 TS_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
 """How timestamps are written to DynamoDB and JSON outputs."""
+
+
+def partition_object(prefix: str, date: str) -> str:
+    """The one Parquet object of a day partition: `silver/readings/date=2024-01-02/part-0.parquet`."""
+    return f"{prefix}date={date}/{PARTITION_FILE}"
+
+
+def staging_object(date: str, batch_id: str) -> str:
+    """A batch's validated rows of one day, waiting to be merged into silver."""
+    return f"{STAGING_READINGS_PREFIX}date={date}/{batch_id}.parquet"
+
+
+def quarantine_object(source_key: str) -> str:
+    """Where the rejected records of one raw object go: `raw/a/b.json` -> `quarantine/a/b.json.jsonl`."""
+    name = source_key[len(RAW_PREFIX) :] if source_key.startswith(RAW_PREFIX) else source_key
+    return f"{QUARANTINE_PREFIX}{name}.jsonl"

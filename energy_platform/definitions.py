@@ -2,11 +2,51 @@
 
 from __future__ import annotations
 
-from dagster import Definitions
+from dagster import (
+    AssetSelection,
+    Definitions,
+    ScheduleDefinition,
+    define_asset_job,
+    in_process_executor,
+)
 
+from energy_platform import checks
+from energy_platform.assets.aggregates import county_5min_aggregates, site_daily_aggregates
+from energy_platform.assets.ingest import ingest_raw_files
+from energy_platform.assets.readings import daily_readings
+from energy_platform.jobs import FRESHNESS_CHECK, daily_job, ingest_job
 from energy_platform.resources import AlertNotifier, DynamoTables, EventQueues, LakeStorage
+from energy_platform.sensors import (
+    raw_files_sensor,
+    run_failure_alert_sensor,
+    staged_partitions_sensor,
+)
+
+freshness_job = define_asset_job(
+    "freshness_job",
+    selection=AssetSelection.checks(FRESHNESS_CHECK),
+    executor_def=in_process_executor,
+    description="Check that nothing under raw/ or staging/ waits longer than the freshness bound.",
+)
+freshness_schedule = ScheduleDefinition(
+    job=freshness_job,
+    cron_schedule="*/10 * * * *",
+    description="Every 10 minutes: the freshness check, which alerts when files wait too long.",
+)
 
 defs = Definitions(
+    assets=[ingest_raw_files, daily_readings, county_5min_aggregates, site_daily_aggregates],
+    asset_checks=[
+        checks.required_columns_not_null,
+        checks.unique_site_and_timestamp,
+        checks.values_in_range,
+        checks.county_5min_reconciles,
+        checks.site_daily_reconciles,
+        checks.raw_objects_processed_in_time,
+    ],
+    jobs=[ingest_job, daily_job, freshness_job],
+    sensors=[raw_files_sensor, staged_partitions_sensor, run_failure_alert_sensor],
+    schedules=[freshness_schedule],
     resources={
         "lake": LakeStorage(),
         "tables": DynamoTables(),

@@ -1,0 +1,33 @@
+"""What the alert messages say (pure): one summary per batch, never one message per reading."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from energy_platform import contract as c
+
+WORST_SITES = 5
+
+
+def batch_anomaly_summary(
+    date: str, anomalies: pd.DataFrame, incoming: pd.DataFrame, staged_keys: list[str]
+) -> dict[str, Any] | None:
+    """Counts by type and the worst sites among the anomalies of newly arrived readings."""
+    new = anomalies.merge(incoming[[c.SITE_ID, c.TS]].drop_duplicates(), on=[c.SITE_ID, c.TS])
+    if new.empty:
+        return None
+    by_type = new[c.ANOMALY_TYPE].value_counts().sort_index().to_dict()
+    worst = (
+        new.groupby(c.SITE_ID).size().sort_values(ascending=False, kind="stable").head(WORST_SITES)
+    )
+    return {
+        "subject": f"Energy platform: {len(new)} anomalies in new readings for {date}",
+        "date": date,
+        "anomalies": len(new),
+        "anomalous_readings": int(new[[c.SITE_ID, c.TS]].drop_duplicates().shape[0]),
+        "by_type": {str(k): int(v) for k, v in by_type.items()},
+        "worst_sites": [{"site_id": s, "anomalies": int(n)} for s, n in worst.items()],
+        "batches": sorted({k.rsplit("/", 1)[-1].removesuffix(".parquet") for k in staged_keys}),
+    }

@@ -1,0 +1,1 @@
+"""Dagster assets: ingestion (per batch of raw files), silver and gold (per day), reporting."""

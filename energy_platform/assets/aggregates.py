@@ -1,0 +1,71 @@
+"""Gold, one UTC day at a time: county 5-minute windows and site days, from cleaned readings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+from dagster import AssetExecutionContext, AssetsDefinition, MaterializeResult, MetadataValue, asset
+
+from energy_platform import datasets
+from energy_platform.assets.ingest import AWS_RETRY
+from energy_platform.daystore import DayDataset, sync_day
+from energy_platform.partitions import daily_partitions
+from energy_platform.resources import DynamoTables, LakeStorage
+from energy_platform.transforms.aggregate import county_5min, site_daily
+from energy_platform.transforms.frames import to_frame
+
+
+def _gold_asset(
+    name: str,
+    dataset: DayDataset,
+    aggregate: Callable[[pd.DataFrame], pd.DataFrame],
+    description: str,
+) -> AssetsDefinition:
+    @asset(
+        name=name,
+        group_name="gold",
+        deps=["cleaned_readings"],
+        partitions_def=daily_partitions,
+        retry_policy=AWS_RETRY,
+        kinds={"s3", "dynamodb"},
+        description=description,
+    )
+    def _materialize(
+        context: AssetExecutionContext, lake: LakeStorage, tables: DynamoTables
+    ) -> MaterializeResult:
+        date = context.partition_key
+        readings = datasets.READINGS.read(lake, date)
+        if readings is None:
+            readings = to_frame(datasets.READINGS.schema.empty_table())
+        new = aggregate(readings)
+        stats = sync_day(dataset, date, new, dataset.read(lake, date), lake, tables)
+        return MaterializeResult(
+            metadata={
+                "rows": stats.rows,
+                "readings": len(readings),
+                "dynamodb_items_written": stats.items_put,
+                "dynamodb_items_deleted": stats.items_deleted,
+                "dynamodb_write_calls": stats.write_calls,
+                "s3_object": MetadataValue.path(lake.uri(dataset.key(date))),
+                "preview": MetadataValue.md(new.head(5).to_markdown(index=False)),
+            }
+        )
+
+    return _materialize
+
+
+county_5min_aggregates = _gold_asset(
+    "county_5min_aggregates",
+    datasets.COUNTY_5MIN,
+    county_5min,
+    "Per county and 5-minute window: readings, anomalies, distinct sites and energy sums over "
+    "readings without anomalies (gold/county_5min/, county_5min table).",
+)
+site_daily_aggregates = _gold_asset(
+    "site_daily_aggregates",
+    datasets.SITE_DAILY,
+    site_daily,
+    "Per site and UTC day: readings, anomalies, energy sums and min/max net over readings "
+    "without anomalies (gold/site_daily/, site_daily table).",
+)

@@ -1,0 +1,248 @@
+"""Ingestion: a batch of raw objects -> staged readings and quarantined records."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pandas as pd
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetSpec,
+    Backoff,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    RetryPolicy,
+    multi_asset,
+)
+from pydantic import Field
+
+from energy_platform import contract as c
+from energy_platform import ledger, schemas
+from energy_platform.checks import alert_check_failure
+from energy_platform.resources import AlertNotifier, DynamoTables, LakeStorage
+from energy_platform.transforms.batch import RawFile, batch_id, process_batch, reading_dates
+from energy_platform.transforms.frames import to_table
+from energy_platform.transforms.quarantine import quarantine_jsonl
+
+AWS_RETRY = RetryPolicy(max_retries=3, delay=2, backoff=Backoff.EXPONENTIAL)
+"""For steps that touch AWS: transient faults past botocore's own retries get the step retried."""
+
+
+class RawObject(Config):
+    """A raw object to process, as the sensor saw it."""
+
+    key: str
+    etag: str = ""
+    size: int = 0
+    arrival_ms: int = Field(default=0, description="Arrival time (epoch ms); later arrivals win.")
+
+
+class IngestConfig(Config):
+    objects: list[RawObject] = Field(
+        default_factory=list,
+        description="Objects to process. Empty: every object under raw/ the ledger has not seen yet "
+        "(up to max_files) — how to catch up by hand from the UI.",
+    )
+    max_files: int = 500
+
+
+def _objects_to_process(
+    config: IngestConfig, lake: LakeStorage, tables: DynamoTables
+) -> list[RawObject]:
+    if config.objects:
+        return config.objects
+    pending = ledger.unprocessed_objects(lake, tables)[: config.max_files]
+    return [
+        RawObject(
+            key=o.key, etag=o.etag, size=o.size, arrival_ms=int(o.last_modified.timestamp() * 1000)
+        )
+        for o in pending
+    ]
+
+
+def _fetch(lake: LakeStorage, obj: RawObject, context: AssetExecutionContext) -> RawFile | None:
+    try:
+        resp = lake.client.get_object(Bucket=lake.bucket, Key=obj.key)
+    except lake.client.exceptions.NoSuchKey:
+        context.log.warning(f"{obj.key}: deleted before it could be processed; nothing to ingest")
+        return None
+    arrival = obj.arrival_ms or int(resp["LastModified"].timestamp() * 1000)
+    return RawFile(obj.key, resp["ETag"].strip('"'), arrival, resp["Body"].read())
+
+
+def _fetch_all(
+    lake: LakeStorage,
+    tables: DynamoTables,
+    objects: list[RawObject],
+    context: AssetExecutionContext,
+) -> list[RawFile]:
+    """The objects' current bytes. A replayed object keeps the arrival time it was first seen
+    with (from the ledger), so re-processing it writes exactly what the first run wrote."""
+    files = _fetch_all(lake, tables, objects, context)
+    replayed = {o.key for o in objects if not o.arrival_ms}
+    known = (
+        ledger.entries(tables, [(f.key, f.etag) for f in files if f.key in replayed])
+        if replayed
+        else {}
+    )
+    return [
+        replace(f, arrival_ms=int(known[i][c.ARRIVAL]))
+        if (i := ledger.identity(f.key, f.etag)) in known
+        else f
+        for f in files
+    ]
+
+
+def _accounting_check(
+    context: AssetExecutionContext, alerts: AlertNotifier, files: pd.DataFrame, written: pd.Series
+) -> AssetCheckResult:
+    """Records the parser read vs rows actually staged plus lines actually quarantined, per file."""
+    read = files.set_index(c.SOURCE_KEY)["records_read"]
+    off = read[read != written.reindex(read.index, fill_value=0)]
+    description = (
+        f"{len(off)} files do not add up: {off.index[:5].tolist()}"
+        if len(off)
+        else "every record accounted for"
+    )
+    metadata = {
+        "files": len(read),
+        "files_not_adding_up": len(off),
+        "records_read": int(read.sum()),
+        "records_written": int(written.sum()),
+    }
+    if len(off):
+        alert_check_failure(
+            alerts,
+            "accounting_per_file",
+            "staged_readings",
+            None,
+            context.run.run_id,
+            AssetCheckSeverity.ERROR,
+            description,
+            metadata,
+        )
+    return AssetCheckResult(
+        check_name="accounting_per_file",
+        asset_key="staged_readings",
+        passed=not len(off),
+        severity=AssetCheckSeverity.ERROR,
+        description=description,
+        metadata=metadata,
+    )
+
+
+def _markdown(df: pd.DataFrame, limit: int = 20) -> str:
+    return df.head(limit).to_markdown(index=False) if not df.empty else "_none_"
+
+
+@multi_asset(
+    name="ingest_raw_files",
+    specs=[
+        AssetSpec(
+            "staged_readings",
+            group_name="ingestion",
+            description="Validated readings of each batch, staged per reading date under "
+            "staging/readings/ until the day's cleaned_readings merges them.",
+            kinds={"s3", "parquet"},
+        ),
+        AssetSpec(
+            "quarantined_records",
+            group_name="ingestion",
+            description="Records that broke a rule, kept under quarantine/ (JSON lines, one object "
+            "per raw file) with their source key, line and reason.",
+            kinds={"s3"},
+        ),
+    ],
+    check_specs=[
+        AssetCheckSpec(
+            "accounting_per_file",
+            asset="staged_readings",
+            description="For every raw file: records read = rows staged + records quarantined.",
+        )
+    ],
+    retry_policy=AWS_RETRY,
+)
+def ingest_raw_files(
+    context: AssetExecutionContext,
+    config: IngestConfig,
+    lake: LakeStorage,
+    tables: DynamoTables,
+    alerts: AlertNotifier,
+):
+    """Parse and validate a batch of raw objects: stage clean rows by day, quarantine the rest."""
+    now = pd.Timestamp.now(tz="UTC")
+    objects = _objects_to_process(config, lake, tables)
+    files = _fetch_all(lake, tables, objects, context)
+    identities = [ledger.identity(f.key, f.etag) for f in files]
+    bid = batch_id(identities)
+    if not files:
+        yield MaterializeResult(asset_key="staged_readings", metadata={"files": 0})
+        yield MaterializeResult(asset_key="quarantined_records", metadata={"files": 0})
+        yield AssetCheckResult(
+            check_name="accounting_per_file", asset_key="staged_readings", passed=True
+        )
+        return
+    result = process_batch(files, now)
+
+    staged_keys, written = [], pd.Series(0, index=result.files[c.SOURCE_KEY])
+    dates = reading_dates(result.clean)
+    for date, rows in result.clean.groupby(dates, sort=True):
+        key = c.staging_object(str(date), bid)
+        table = to_table(rows, schemas.STAGED_READINGS)
+        lake.write_parquet(key, table)
+        staged_keys.append(key)
+        written = written.add(table.column(c.SOURCE_KEY).to_pandas().value_counts(), fill_value=0)
+
+    quarantine_keys = []
+    for f in files:
+        rows = result.quarantined[result.quarantined[c.SOURCE_KEY] == f.key]
+        qkey = c.quarantine_object(f.key)
+        if rows.empty:
+            lake.delete_keys([qkey])  # a re-processed file that is now clean keeps no stale rejects
+        else:
+            body = quarantine_jsonl(rows)
+            lake.put_bytes(qkey, body, content_type="application/x-ndjson")
+            quarantine_keys.append(qkey)
+            written[f.key] += body.count(b"\n")
+
+    ledger.record(
+        tables,
+        result.files.assign(dates=", ".join(result.dates())),
+        context.run_id,
+        now.isoformat(),
+    )
+
+    yield _accounting_check(context, alerts, result.files, written)
+    totals = result.files[["records_read", "cleaned", "quarantined"]].sum()
+    by_reason = result.quarantined_by_reason()
+    yield MaterializeResult(
+        asset_key="staged_readings",
+        metadata={
+            "batch_id": bid,
+            "files": len(files),
+            "records_read": int(totals["records_read"]),
+            "records_cleaned": int(totals["cleaned"]),
+            "records_quarantined": int(totals["quarantined"]),
+            "partitions_touched": MetadataValue.json(result.dates()),
+            "staged_objects": MetadataValue.json(staged_keys),
+            "source_keys": MetadataValue.json([f.key for f in files]),
+            "per_file": MetadataValue.md(_markdown(result.files, limit=50)),
+            "preview": MetadataValue.md(_markdown(result.clean.head(5))),
+        },
+    )
+    yield MaterializeResult(
+        asset_key="quarantined_records",
+        metadata={
+            "batch_id": bid,
+            "records_quarantined": int(totals["quarantined"]),
+            "by_reason": MetadataValue.json(by_reason),
+            "quarantine_objects": MetadataValue.json(quarantine_keys),
+            "preview": MetadataValue.md(
+                _markdown(result.quarantined[[c.SOURCE_KEY, c.SOURCE_LINE, c.REASON, c.DETAIL]], 10)
+            ),
+        },
+    )

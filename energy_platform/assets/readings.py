@@ -1,0 +1,114 @@
+"""Silver, one UTC day at a time: merge staged rows into cleaned readings and flag anomalies."""
+
+from __future__ import annotations
+
+import pandas as pd
+from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, MetadataValue, multi_asset
+
+from energy_platform import contract as c
+from energy_platform import datasets, schemas
+from energy_platform.alerts import batch_anomaly_summary
+from energy_platform.assets.ingest import AWS_RETRY
+from energy_platform.daystore import sync_day
+from energy_platform.partitions import daily_partitions
+from energy_platform.resources import AlertNotifier, DynamoTables, LakeStorage
+from energy_platform.settings import get_settings
+from energy_platform.transforms.anomalies import AnomalyParams, detect_anomalies
+from energy_platform.transforms.dedupe import latest_readings
+from energy_platform.transforms.frames import to_frame
+
+
+def _staged(lake: LakeStorage, date: str) -> tuple[list[str], pd.DataFrame | None]:
+    keys = sorted(o.key for o in lake.list_objects(f"{c.STAGING_READINGS_PREFIX}date={date}/"))
+    frames = [to_frame(t) for t in (lake.read_parquet(k) for k in keys) if t is not None]
+    return keys, (pd.concat(frames, ignore_index=True) if frames else None)
+
+
+@multi_asset(
+    name="daily_readings",
+    specs=[
+        AssetSpec(
+            "cleaned_readings",
+            group_name="silver",
+            deps=["staged_readings"],
+            description="One reading per (site_id, ts) for the day, the latest arrival winning; "
+            "silver/readings/date=.../ and the readings table.",
+            kinds={"s3", "dynamodb"},
+            partitions_def=daily_partitions,
+        ),
+        AssetSpec(
+            "reading_anomalies",
+            group_name="silver",
+            deps=["cleaned_readings"],
+            description="One row per anomalous reading and anomaly type (rules in docs/ANOMALIES.md); "
+            "silver/anomalies/date=.../ and the anomalies table.",
+            kinds={"s3", "dynamodb"},
+            partitions_def=daily_partitions,
+        ),
+    ],
+    partitions_def=daily_partitions,
+    retry_policy=AWS_RETRY,
+)
+def daily_readings(
+    context: AssetExecutionContext, lake: LakeStorage, tables: DynamoTables, alerts: AlertNotifier
+):
+    """Merge the day's staged batches into its cleaned readings, re-derive its anomalies."""
+    date = context.partition_key
+    staged_keys, incoming = _staged(lake, date)
+    old_readings = datasets.READINGS.read(lake, date)
+    old_anomalies = datasets.ANOMALIES.read(lake, date)
+
+    parts = [
+        f.drop(columns=[c.IS_ANOMALY], errors="ignore")
+        for f in (old_readings, incoming)
+        if f is not None
+    ]
+    candidates = pd.concat(parts, ignore_index=True) if parts else None
+    if candidates is None or candidates.empty:
+        merged = to_frame(schemas.STAGED_READINGS.empty_table())
+    else:
+        merged = latest_readings(candidates)
+    readings, anomalies = detect_anomalies(
+        merged, AnomalyParams(out_of_range_kwh=get_settings().out_of_range_kwh)
+    )
+
+    r_stats = sync_day(datasets.READINGS, date, readings, old_readings, lake, tables)
+    a_stats = sync_day(datasets.ANOMALIES, date, anomalies, old_anomalies, lake, tables)
+    lake.delete_keys(staged_keys)
+
+    incoming_rows = 0 if incoming is None else len(incoming)
+    if incoming is not None and not anomalies.empty:
+        summary = batch_anomaly_summary(date, anomalies, incoming, staged_keys)
+        if summary is not None:
+            alerts.publish("batch_anomalies", summary.pop("subject"), summary)
+
+    by_type = (
+        anomalies[c.ANOMALY_TYPE].value_counts().sort_index().to_dict()
+        if not anomalies.empty
+        else {}
+    )
+    yield MaterializeResult(
+        asset_key="cleaned_readings",
+        metadata={
+            "rows": len(readings),
+            "staged_rows_merged": incoming_rows,
+            "replaced_or_duplicate_rows": (0 if candidates is None else len(candidates))
+            - len(readings),
+            "staged_objects_merged": MetadataValue.json(staged_keys),
+            "sites": int(readings[c.SITE_ID].nunique()),
+            "dynamodb_items_written": r_stats.items_put,
+            "s3_object": MetadataValue.path(lake.uri(datasets.READINGS.key(date))),
+            "preview": MetadataValue.md(readings.head(5).to_markdown(index=False)),
+        },
+    )
+    yield MaterializeResult(
+        asset_key="reading_anomalies",
+        metadata={
+            "rows": len(anomalies),
+            "anomalous_readings": int(readings[c.IS_ANOMALY].sum()),
+            "by_type": MetadataValue.json(by_type),
+            "dynamodb_items_written": a_stats.items_put,
+            "dynamodb_items_deleted": a_stats.items_deleted,
+            "s3_object": MetadataValue.path(lake.uri(datasets.ANOMALIES.key(date))),
+        },
+    )

@@ -1,0 +1,258 @@
+"""Asset checks: the platform's own data-quality alarms. A failing check also alerts on SNS."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    MetadataValue,
+    asset_check,
+)
+
+from energy_platform import contract as c
+from energy_platform import datasets, ledger
+from energy_platform.daystore import DayDataset
+from energy_platform.resources import AlertNotifier, DynamoTables, LakeStorage
+from energy_platform.settings import get_settings
+from energy_platform.transforms.reconcile import diff_frames, recompute_aggregates_sql
+
+REQUIRED_COLUMNS = (c.SITE_ID, c.TS, c.COUNTY, c.GENERATED, c.CONSUMED, c.NET, c.IS_ANOMALY)
+
+
+def alert_check_failure(
+    alerts: AlertNotifier,
+    check: str,
+    asset: str,
+    partition: str | None,
+    run_id: str,
+    severity: AssetCheckSeverity,
+    description: str,
+    metadata: dict[str, Any],
+) -> None:
+    """One message on the alerts topic for one failed check evaluation."""
+    alerts.publish(
+        "check_failed",
+        f"Energy platform: check {check} failed on {asset}",
+        {
+            "check": check,
+            "asset": asset,
+            "partition": partition,
+            "severity": severity.value,
+            "description": description,
+            "run_id": run_id,
+            "metadata": {k: v for k, v in metadata.items() if isinstance(v, int | float | str)},
+        },
+    )
+
+
+def _result(
+    context: AssetCheckExecutionContext,
+    alerts: AlertNotifier,
+    passed: bool,
+    severity: AssetCheckSeverity,
+    description: str,
+    metadata: dict[str, Any],
+) -> AssetCheckResult:
+    """The check's result; when it fails, one alert on the alerts topic too."""
+    if not passed:
+        (key,) = context.selected_asset_check_keys
+        partition = context.partition_key if context.has_partition_key else None
+        alert_check_failure(
+            alerts,
+            key.name,
+            key.asset_key.to_user_string(),
+            partition,
+            context.run.run_id,
+            severity,
+            description,
+            metadata,
+        )
+    return AssetCheckResult(
+        passed=passed, severity=severity, description=description, metadata=metadata
+    )
+
+
+def _day_readings(context: AssetCheckExecutionContext, lake: LakeStorage) -> pd.DataFrame | None:
+    return datasets.READINGS.read(lake, context.partition_key)
+
+
+@asset_check(asset="cleaned_readings", blocking=True, description="Required columns have no nulls.")
+def required_columns_not_null(
+    context: AssetCheckExecutionContext, lake: LakeStorage, alerts: AlertNotifier
+) -> AssetCheckResult:
+    readings = _day_readings(context, lake)
+    nulls = (
+        {}
+        if readings is None
+        else {col: int(readings[col].isna().sum()) for col in REQUIRED_COLUMNS}
+    )
+    bad = {k: v for k, v in nulls.items() if v}
+    return _result(
+        context,
+        alerts,
+        not bad,
+        AssetCheckSeverity.ERROR,
+        f"nulls in {bad}" if bad else "no nulls in required columns",
+        {
+            "null_counts": MetadataValue.json(nulls),
+            "rows": 0 if readings is None else len(readings),
+        },
+    )
+
+
+@asset_check(asset="cleaned_readings", blocking=True, description="One reading per (site_id, ts).")
+def unique_site_and_timestamp(
+    context: AssetCheckExecutionContext, lake: LakeStorage, alerts: AlertNotifier
+) -> AssetCheckResult:
+    readings = _day_readings(context, lake)
+    dupes = 0 if readings is None else int(readings.duplicated(list(c.READING_KEY)).sum())
+    return _result(
+        context,
+        alerts,
+        dupes == 0,
+        AssetCheckSeverity.ERROR,
+        f"{dupes} duplicate (site_id, ts) rows" if dupes else "no duplicates",
+        {"duplicate_rows": dupes},
+    )
+
+
+@asset_check(
+    asset="cleaned_readings",
+    description="Readings fall in their day, values are finite, net = generated - consumed, and "
+    "every value outside [0, out_of_range_kwh] is flagged as an anomaly.",
+)
+def values_in_range(
+    context: AssetCheckExecutionContext, lake: LakeStorage, alerts: AlertNotifier
+) -> AssetCheckResult:
+    readings = _day_readings(context, lake)
+    if readings is None or readings.empty:
+        return _result(
+            context, alerts, True, AssetCheckSeverity.ERROR, "no readings for the day", {"rows": 0}
+        )
+    limit = get_settings().out_of_range_kwh
+    day = pd.Timestamp(context.partition_key, tz="UTC")
+    ts = pd.to_datetime(readings[c.TS], utc=True)
+    gen, cons, net = (
+        readings[col].to_numpy(dtype="float64") for col in (c.GENERATED, c.CONSUMED, c.NET)
+    )
+    problems = {
+        "outside_day": int(((ts < day) | (ts >= day + pd.Timedelta(days=1))).sum()),
+        "not_finite": int((~np.isfinite(gen) | ~np.isfinite(cons)).sum()),
+        "net_mismatch": int(
+            (np.abs(net - (gen - cons)) > 1e-9 * np.maximum(1.0, np.abs(net))).sum()
+        ),
+        "unflagged_out_of_range": int(
+            (
+                ((gen < 0) | (cons < 0) | (gen > limit) | (cons > limit))
+                & ~readings[c.IS_ANOMALY].to_numpy(dtype=bool)
+            ).sum()
+        ),
+    }
+    bad = {k: v for k, v in problems.items() if v}
+    return _result(
+        context,
+        alerts,
+        not bad,
+        AssetCheckSeverity.ERROR,
+        f"out of range: {bad}" if bad else "all values in range",
+        {**problems, "rows": len(readings), "anomaly_share": float(readings[c.IS_ANOMALY].mean())},
+    )
+
+
+def _reconcile(
+    context: AssetCheckExecutionContext,
+    lake: LakeStorage,
+    alerts: AlertNotifier,
+    dataset: DayDataset,
+    which: int,
+    keys: list[str],
+) -> AssetCheckResult:
+    date = context.partition_key
+    readings = datasets.READINGS.read(lake, date)
+    stored = dataset.read(lake, date)
+    if readings is None or readings.empty:
+        ok = stored is None or stored.empty
+        return _result(
+            context, alerts, ok, AssetCheckSeverity.ERROR, "no readings; no aggregates expected", {}
+        )
+    expected = recompute_aggregates_sql(readings)[which]
+    actual = stored if stored is not None else expected.iloc[0:0]
+    diff = diff_frames(expected, actual, keys)
+    return _result(
+        context,
+        alerts,
+        diff.empty,
+        AssetCheckSeverity.ERROR,
+        f"{len(diff)} rows differ from a recomputation from cleaned readings"
+        if len(diff)
+        else "equal to a recomputation",
+        {
+            "rows_expected": len(expected),
+            "rows_stored": len(actual),
+            "rows_differing": len(diff),
+            "differences": MetadataValue.md(
+                diff.head(20).to_markdown(index=False) if len(diff) else "_none_"
+            ),
+        },
+    )
+
+
+@asset_check(
+    asset="county_5min_aggregates",
+    description="Equal to an independent SQL recomputation (DuckDB) from the day's cleaned readings.",
+)
+def county_5min_reconciles(
+    context: AssetCheckExecutionContext, lake: LakeStorage, alerts: AlertNotifier
+) -> AssetCheckResult:
+    return _reconcile(context, lake, alerts, datasets.COUNTY_5MIN, 0, [c.COUNTY, c.WINDOW_START])
+
+
+@asset_check(
+    asset="site_daily_aggregates",
+    description="Equal to an independent SQL recomputation (DuckDB) from the day's cleaned readings.",
+)
+def site_daily_reconciles(
+    context: AssetCheckExecutionContext, lake: LakeStorage, alerts: AlertNotifier
+) -> AssetCheckResult:
+    return _reconcile(context, lake, alerts, datasets.SITE_DAILY, 1, [c.SITE_ID, c.DATE])
+
+
+@asset_check(
+    asset="staged_readings",
+    description="No object under raw/ left unprocessed, and no staged rows left unmerged, for longer "
+    "than ENERGY_FRESHNESS_MINUTES (default 15).",
+)
+def raw_objects_processed_in_time(
+    context: AssetCheckExecutionContext,
+    lake: LakeStorage,
+    tables: DynamoTables,
+    alerts: AlertNotifier,
+) -> AssetCheckResult:
+    bound = timedelta(minutes=get_settings().freshness_minutes)
+    cutoff = datetime.now(UTC) - bound
+    late_raw = [o for o in ledger.unprocessed_objects(lake, tables) if o.last_modified < cutoff]
+    late_staged = [
+        o for o in lake.list_objects(c.STAGING_READINGS_PREFIX) if o.last_modified < cutoff
+    ]
+    passed = not late_raw and not late_staged
+    return _result(
+        context,
+        alerts,
+        passed,
+        AssetCheckSeverity.ERROR,
+        f"{len(late_raw)} raw objects unprocessed and {len(late_staged)} staged objects unmerged for over {bound}"
+        if not passed
+        else f"everything older than {bound} is processed",
+        {
+            "late_raw_objects": len(late_raw),
+            "late_staged_objects": len(late_staged),
+            "oldest_late": MetadataValue.json(sorted(o.key for o in late_raw)[:20]),
+            "what_to_do": "energy-platform replay --missing (see docs/OPERATIONS.md)",
+        },
+    )

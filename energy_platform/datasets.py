@@ -1,0 +1,21 @@
+"""The day-partitioned datasets: where each lives in S3 and DynamoDB, and its schema."""
+
+from __future__ import annotations
+
+from energy_platform import contract as c
+from energy_platform import schemas
+from energy_platform.daystore import DayDataset
+from energy_platform.transforms import serving
+
+READINGS = DayDataset(
+    c.SILVER_READINGS_PREFIX, c.READINGS_TABLE, schemas.READINGS, serving.readings_items
+)
+ANOMALIES = DayDataset(
+    c.SILVER_ANOMALIES_PREFIX, c.ANOMALIES_TABLE, schemas.ANOMALIES, serving.anomalies_items
+)
+COUNTY_5MIN = DayDataset(
+    c.GOLD_COUNTY_5MIN_PREFIX, c.COUNTY_5MIN_TABLE, schemas.COUNTY_5MIN, serving.county_5min_items
+)
+SITE_DAILY = DayDataset(
+    c.GOLD_SITE_DAILY_PREFIX, c.SITE_DAILY_TABLE, schemas.SITE_DAILY, serving.site_daily_items
+)

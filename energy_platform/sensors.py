@@ -1,0 +1,228 @@
+"""Sensors: new raw objects -> ingest runs; staged days -> daily runs; failed runs -> alerts."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC
+
+from dagster import (
+    DagsterRunStatus,
+    DefaultSensorStatus,
+    RunFailureSensorContext,
+    RunRequest,
+    RunsFilter,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    run_failure_sensor,
+    sensor,
+)
+
+from energy_platform import contract as c
+from energy_platform import ledger
+from energy_platform.jobs import daily_job, ingest_job
+from energy_platform.partitions import daily_partitions
+from energy_platform.raw_events import RawObjectEvent, latest_per_key, parse_message, plan_runs
+from energy_platform.resources import AlertNotifier, EventQueues, LakeStorage
+from energy_platform.resources.dynamodb import DynamoTables
+from energy_platform.transforms.batch import batch_id
+
+MAX_MESSAGES_PER_TICK = 1000
+VISIBILITY_SECONDS = 900
+"""Messages received but not yet deleted stay hidden this long (the next tick deletes them)."""
+RECENT_SECONDS = 6 * 3600
+RECENT_LIMIT = 50_000
+FAILED_DAY_BACKOFF_SECONDS = 120
+ACTIVE_STATUSES = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+]
+
+
+@dataclass
+class RawCursor:
+    """What raw_files_sensor remembers between ticks (stored by Dagster with each tick)."""
+
+    pending_delete: list[str] = field(default_factory=list)
+    """Receipt handles of messages whose runs were requested by the previous tick."""
+    recent: dict[str, float] = field(default_factory=dict)
+    """key@etag -> when it was requested: duplicate deliveries of in-flight objects are dropped."""
+
+    @classmethod
+    def load(cls, raw: str | None) -> RawCursor:
+        return cls(**json.loads(raw)) if raw else cls()
+
+    def dump(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    def remember(self, identities: list[str], now: float) -> None:
+        self.recent.update(dict.fromkeys(identities, now))
+        fresh = {k: t for k, t in self.recent.items() if now - t < RECENT_SECONDS}
+        self.recent = dict(sorted(fresh.items(), key=lambda kv: kv[1])[-RECENT_LIMIT:])
+
+
+@sensor(
+    job=ingest_job,
+    minimum_interval_seconds=10,
+    default_status=DefaultSensorStatus.RUNNING,
+)
+def raw_files_sensor(
+    context: SensorEvaluationContext, queues: EventQueues, tables: DynamoTables
+) -> SensorResult | SkipReason:
+    """Turn new objects under raw/ into ingest runs, each file exactly once.
+
+    S3 notifies the raw_events queue of every new object; this sensor drains it, skips objects
+    the ledger already processed or that are in flight, and groups the rest into runs (by
+    count and bytes). Messages are deleted one tick later, once Dagster has stored the runs
+    this tick requested, so a crash in between re-delivers rather than loses them.
+    """
+    cursor = RawCursor.load(context.cursor)
+    if cursor.pending_delete:
+        queues.delete(c.RAW_EVENTS_QUEUE, cursor.pending_delete)
+        cursor.pending_delete = []
+    messages = queues.receive(c.RAW_EVENTS_QUEUE, MAX_MESSAGES_PER_TICK, VISIBILITY_SECONDS)
+    events: list[RawObjectEvent] = []
+    for m in messages:
+        try:
+            events.extend(parse_message(m.body))
+        except ValueError as err:
+            context.log.warning(f"raw_events message {m.message_id} ignored: {err}")
+    events = latest_per_key(events)
+    done = ledger.processed(tables, [(e.key, e.etag) for e in events if not e.replay])
+    fresh = [
+        e
+        for e in events
+        if e.replay or (e.identity not in done and e.identity not in cursor.recent)
+    ]
+
+    now = time.time()
+    requests = []
+    for batch in plan_runs(fresh):
+        bid = batch_id([e.identity for e in batch])
+        replay_nonce = f"-replay-{int(now)}" if any(e.replay for e in batch) else ""
+        requests.append(
+            RunRequest(
+                run_key=f"ingest-{bid}{replay_nonce}",
+                run_config={
+                    "ops": {
+                        "ingest_raw_files": {"config": {"objects": [e.as_config() for e in batch]}}
+                    }
+                },
+                tags={
+                    "energy/batch_id": bid,
+                    "energy/files": str(len(batch)),
+                    "energy/bytes": str(sum(e.size for e in batch)),
+                    "energy/first_key": batch[0].key[:200],
+                },
+            )
+        )
+    cursor.remember([e.identity for e in fresh], now)
+    cursor.pending_delete = [m.receipt_handle for m in messages]
+    skipped = len(events) - len(fresh)
+    if not requests:
+        return SensorResult(
+            skip_reason=f"{len(messages)} messages, no new raw objects ({skipped} already processed or in flight)",
+            cursor=cursor.dump(),
+        )
+    context.log.info(
+        f"{len(fresh)} new raw objects in {len(requests)} runs; {skipped} skipped as seen"
+    )
+    return SensorResult(run_requests=requests, cursor=cursor.dump())
+
+
+def _days_with_active_runs(context: SensorEvaluationContext) -> set[str]:
+    runs = context.instance.get_runs(
+        filters=RunsFilter(job_name=daily_job.name, statuses=ACTIVE_STATUSES)
+    )
+    return {r.tags.get("dagster/partition", "") for r in runs}
+
+
+def _days_failed_recently(context: SensorEvaluationContext) -> set[str]:
+    from datetime import datetime, timedelta
+
+    since = datetime.now(UTC) - timedelta(seconds=FAILED_DAY_BACKOFF_SECONDS)
+    runs = context.instance.get_runs(
+        filters=RunsFilter(
+            job_name=daily_job.name, statuses=[DagsterRunStatus.FAILURE], updated_after=since
+        )
+    )
+    return {r.tags.get("dagster/partition", "") for r in runs}
+
+
+@sensor(job=daily_job, minimum_interval_seconds=10, default_status=DefaultSensorStatus.RUNNING)
+def staged_partitions_sensor(
+    context: SensorEvaluationContext, lake: LakeStorage
+) -> SensorResult | SkipReason:
+    """Start a daily_job run for each day that has staged rows waiting and no run in progress.
+
+    staging/readings/ holds only unmerged rows, so it is itself the to-do list: nothing is
+    lost if a tick or a run fails — the rows wait and the day is requested again (a day whose
+    run just failed waits a couple of minutes first).
+    """
+    days = sorted(
+        {
+            o.key.split("date=", 1)[1].split("/", 1)[0]
+            for o in lake.list_objects(c.STAGING_READINGS_PREFIX)
+        }
+    )
+    if not days:
+        return SkipReason("no staged readings waiting")
+    busy = _days_with_active_runs(context) | _days_failed_recently(context)
+    valid = set(daily_partitions.get_partition_keys())
+    requests = []
+    for day in days:
+        if day in busy:
+            continue
+        if day not in valid:
+            context.log.error(
+                f"staged rows for {day}, outside the daily partitions; left in staging/"
+            )
+            continue
+        requests.append(RunRequest(partition_key=day, tags={"energy/trigger": "staged_readings"}))
+    if not requests:
+        return SkipReason(
+            f"{len(days)} days staged, each already has a run in progress or backing off"
+        )
+    return SensorResult(run_requests=requests)
+
+
+@run_failure_sensor(
+    monitored_jobs=[ingest_job, daily_job],
+    default_status=DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=10,
+)
+def run_failure_alert_sensor(
+    context: RunFailureSensorContext, alerts: AlertNotifier, queues: EventQueues
+) -> None:
+    """Alert on every failed run; a failed ingest run's files go to the dead-letter queue for replay."""
+    run = context.dagster_run
+    error = context.failure_event.message if context.failure_event else "unknown error"
+    objects = (
+        run.run_config.get("ops", {})
+        .get("ingest_raw_files", {})
+        .get("config", {})
+        .get("objects", [])
+        if run.job_name == ingest_job.name
+        else []
+    )
+    if objects:
+        queues.send_json(
+            c.DEAD_LETTERS_QUEUE,
+            [{**o, "run_id": run.run_id, "error": error[:2000]} for o in objects],
+        )
+    alerts.publish(
+        "run_failed",
+        f"Energy platform: {run.job_name} run failed",
+        {
+            "run_id": run.run_id,
+            "job": run.job_name,
+            "partition": run.tags.get("dagster/partition"),
+            "error": error[:2000],
+            "dead_lettered_files": [o["key"] for o in objects],
+            "what_to_do": "See docs/OPERATIONS.md; after fixing the cause: energy-platform replay",
+        },
+    )

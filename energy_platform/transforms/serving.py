@@ -1,0 +1,103 @@
+"""Shape frames for the serving tables and compute what changed between two versions of a day.
+
+Each day's tables are rewritten from S3 by difference: only new or changed items are put and
+only vanished keys are deleted, so re-running a day writes nothing and a late file touches
+only what it changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from energy_platform import contract as c
+
+
+def format_ts(values: pd.Series) -> pd.Series:
+    """UTC timestamps as `YYYY-MM-DDTHH:MM:SSZ` strings (vectorized)."""
+    return pd.to_datetime(values, utc=True).dt.strftime(c.TS_FORMAT)
+
+
+def readings_items(readings: pd.DataFrame) -> pd.DataFrame:
+    """silver readings -> `{prefix}readings` items."""
+    out = readings[
+        [
+            c.SITE_ID,
+            c.TS,
+            c.COUNTY,
+            c.GENERATED,
+            c.CONSUMED,
+            c.NET,
+            c.IS_ANOMALY,
+            c.DEVICE_ID,
+            c.ANOMALY_SCORE,
+            c.SOURCE_KEY,
+        ]
+    ].copy()
+    out[c.TS] = format_ts(out[c.TS])
+    return out
+
+
+def anomalies_items(anomalies: pd.DataFrame) -> pd.DataFrame:
+    """silver anomalies -> `{prefix}anomalies` items (with `date` for the by-date index)."""
+    out = anomalies[
+        [
+            c.SITE_ID,
+            c.TS_TYPE,
+            c.TS,
+            c.ANOMALY_TYPE,
+            c.COUNTY,
+            c.GENERATED,
+            c.CONSUMED,
+            c.NET,
+            "detail",
+        ]
+    ].copy()
+    out[c.DATE] = pd.to_datetime(out[c.TS], utc=True).dt.strftime("%Y-%m-%d")
+    out[c.TS] = format_ts(out[c.TS])
+    return out
+
+
+def county_5min_items(county_5min: pd.DataFrame) -> pd.DataFrame:
+    """gold county_5min -> `{prefix}county_5min` items."""
+    out = county_5min.copy()
+    out[c.WINDOW_START] = format_ts(out[c.WINDOW_START])
+    return out
+
+
+def site_daily_items(site_daily: pd.DataFrame) -> pd.DataFrame:
+    """gold site_daily -> `{prefix}site_daily` items (already keyed by date string)."""
+    return site_daily.copy()
+
+
+@dataclass(frozen=True)
+class Changes:
+    """Rows to upsert and keys to delete to turn the old version of a day into the new one."""
+
+    upserts: pd.DataFrame
+    deletes: pd.DataFrame
+
+    @property
+    def empty(self) -> bool:
+        return self.upserts.empty and self.deletes.empty
+
+
+def changes(old: pd.DataFrame | None, new: pd.DataFrame, keys: list[str]) -> Changes:
+    """New or changed rows of `new`, and keys of `old` that `new` no longer has."""
+    if old is None or old.empty:
+        return Changes(new, new.iloc[0:0][keys])
+    cols = list(new.columns)
+    common = [col for col in cols if col in old.columns]
+    merged = new.merge(old[common], on=keys, how="left", suffixes=("", "__old"), indicator=True)
+    differs = merged["_merge"] == "left_only"
+    for col in common:
+        if col in keys:
+            continue
+        a, b = merged[col], merged[f"{col}__old"]
+        same = (a == b) | (a.isna() & b.isna())
+        differs |= ~same.fillna(False).astype(bool)
+    upserts = merged.loc[differs.to_numpy(), cols]
+    gone = old[keys].merge(new[keys], on=keys, how="left", indicator=True)
+    deletes = gone.loc[gone["_merge"] == "left_only", keys]
+    return Changes(upserts.reset_index(drop=True), deletes.reset_index(drop=True))

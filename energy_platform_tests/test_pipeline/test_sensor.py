@@ -1,0 +1,109 @@
+"""raw_files_sensor: every object under raw/ becomes part of exactly one run, however they land."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+import pytest
+from dagster import instance_for_test
+
+from energy_platform import contract as c
+from energy_platform.raw_events import MAX_FILES_PER_RUN
+from energy_platform.settings import Settings
+from energy_platform_tests.harness import DrainStats, ingest_tick, run_ingest
+
+pytestmark = pytest.mark.slow
+
+RECORD = {
+    "site_id": "s1",
+    "timestamp": "2026-01-01T00:00:00Z",
+    "energy_generated_kwh": 1,
+    "energy_consumed_kwh": 0.5,
+}
+
+
+def _land(settings: Settings, keys: list[str]) -> None:
+    s3 = boto3.client("s3", region_name=settings.region)
+    body = json.dumps([RECORD]).encode()
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda k: s3.put_object(Bucket=settings.bucket, Key=k, Body=body), keys))
+
+
+def _requested_keys(requests) -> list[str]:
+    return [
+        o["key"]
+        for r in requests
+        for o in r.run_config["ops"]["ingest_raw_files"]["config"]["objects"]
+    ]
+
+
+def test_2500_objects_landing_at_once_each_requested_exactly_once(platform_env: Settings) -> None:
+    # Same second, many sub-folders, unicode and spaces: more than two pages of a listing.
+    keys = [f"raw/burst/{i % 7} dir/é-{i:05d}.json" for i in range(2500)]
+    _land(platform_env, keys)
+    with instance_for_test() as instance:
+        stats = DrainStats()
+        requests = []
+        for _ in range(10):
+            tick = ingest_tick(instance, stats)
+            if not tick and requests:
+                break
+            requests += tick
+        got = _requested_keys(requests)
+        assert sorted(got) == sorted(keys)  # none missed, none twice
+        assert (
+            len(requests) <= -(-2500 // MAX_FILES_PER_RUN) + 3
+        )  # a backlog is a few runs, not 2,500
+        assert len({r.run_key for r in requests}) == len(requests)
+        for r in requests:
+            assert r.tags["energy/files"] == str(
+                len(r.run_config["ops"]["ingest_raw_files"]["config"]["objects"])
+            )
+        # The queue is empty once the next tick has deleted the last messages.
+        ingest_tick(instance, stats)
+        sqs = boto3.client("sqs", region_name=platform_env.region)
+        url = sqs.get_queue_url(
+            QueueName=c.prefixed(platform_env.table_prefix, c.RAW_EVENTS_QUEUE)
+        )["QueueUrl"]
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        assert attrs["ApproximateNumberOfMessages"] == "0"
+        assert attrs["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+
+def test_redelivered_events_after_a_crash_are_not_processed_twice(
+    platform_env: Settings, monkeypatch
+) -> None:
+    """A daemon that dies before deleting messages: they come back, the runs are not repeated."""
+    import energy_platform.sensors as sensors
+
+    monkeypatch.setattr(sensors, "VISIBILITY_SECONDS", 1)
+    keys = [f"raw/crash/{i}.json" for i in range(30)]
+    _land(platform_env, keys)
+    with instance_for_test() as instance:
+        stats = DrainStats()
+        first = ingest_tick(instance, stats)
+        assert sorted(_requested_keys(first)) == sorted(keys)
+        for request in first:
+            assert run_ingest(instance, request, stats)
+        import time
+
+        time.sleep(1.5)  # visibility expired: the same messages are delivered again
+        stats.raw_cursor = None  # and the daemon lost its cursor too
+        again = ingest_tick(instance, stats)
+        assert again == []  # the ledger knows every file
+
+
+def test_objects_landing_while_runs_are_in_flight_are_picked_up_next(
+    platform_env: Settings,
+) -> None:
+    with instance_for_test() as instance:
+        stats = DrainStats()
+        _land(platform_env, [f"raw/wave1/{i}.json" for i in range(5)])
+        first = ingest_tick(instance, stats)
+        _land(platform_env, [f"raw/wave2/{i}.json" for i in range(5)])  # while wave 1 "runs"
+        second = ingest_tick(instance, stats)
+        assert sorted(_requested_keys(first)) == sorted(f"raw/wave1/{i}.json" for i in range(5))
+        assert sorted(_requested_keys(second)) == sorted(f"raw/wave2/{i}.json" for i in range(5))
+        assert ingest_tick(instance, stats) == []
