@@ -1,0 +1,83 @@
+"""The energy report: one self-contained HTML page over everything in the lake."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+
+from energy_platform import contract as c
+from energy_platform.report.html import render_report
+from energy_platform.report.lake import open_s3_lake
+from energy_platform.resources import LakeStorage
+from energy_platform.settings import get_settings
+from energy_platform.transforms.report_data import KPI_KEYS, compute_report_data
+
+LOCAL_REPORT_PATH = Path("reports") / "energy_report.html"
+"""The local copy, relative to the working directory the asset runs in."""
+
+
+def _kpi_metadata(kpis: dict[str, Any]) -> dict[str, Any]:
+    """KPIs as typed metadata; a KPI without a value yet (None) is left out."""
+    metadata: dict[str, Any] = {}
+    for key in KPI_KEYS:
+        value = kpis[key]
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            metadata[key] = MetadataValue.text(str(value))
+        elif isinstance(value, int):
+            metadata[key] = MetadataValue.int(value)
+        else:
+            metadata[key] = MetadataValue.float(float(value))
+    return metadata
+
+
+@asset(
+    name="energy_report",
+    group_name="reporting",
+    deps=[
+        "cleaned_readings",
+        "reading_anomalies",
+        "county_5min_aggregates",
+        "site_daily_aggregates",
+        "quarantined_records",
+    ],
+    kinds={"s3", "html"},
+)
+def energy_report(context: AssetExecutionContext, lake: LakeStorage) -> MaterializeResult:
+    """Energy report: one self-contained HTML page (plotly.js inline, opens offline).
+
+    Executive view: KPI cards (energy generated, consumed, net, self-sufficiency, anomaly rate,
+    sites reporting, newest reading, quarantined records) and efficiency by day and county.
+    Exploratory view: generation vs consumption, net energy, a county-by-time heat map,
+    anomalies by type and the sites with most anomalies, per-site daily totals. Data quality:
+    quarantined records by reason. Covers all data in silver/, gold/ and quarantine/; written to
+    reports/energy_report.html in S3 and in the working directory.
+    """
+    # The lake resource names the bucket and region; the endpoint comes from the environment.
+    settings = replace(get_settings(), bucket=lake.bucket, region=lake.region)
+    tables = open_s3_lake(settings)
+    data = compute_report_data(tables)
+    page = render_report(data, datetime.now(UTC), lake.uri("")).encode("utf-8")
+
+    lake.put_bytes(c.REPORT_KEY, page, content_type="text/html; charset=utf-8")
+    local = LOCAL_REPORT_PATH.resolve()
+    local.parent.mkdir(parents=True, exist_ok=True)
+    local.write_bytes(page)
+    if data.is_empty:
+        context.log.info("The lake holds no readings yet: wrote a report that says so.")
+
+    return MaterializeResult(
+        metadata={
+            **_kpi_metadata(data.kpis),
+            **{f"rows_{name}": MetadataValue.int(n) for name, n in data.row_counts.items()},
+            "empty_lake": MetadataValue.bool(data.is_empty),
+            "s3_uri": MetadataValue.url(lake.uri(c.REPORT_KEY)),
+            "local_path": MetadataValue.path(str(local)),
+            "size_bytes": MetadataValue.int(len(page)),
+        }
+    )
