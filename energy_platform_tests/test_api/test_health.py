@@ -1,0 +1,45 @@
+"""/health: 200 when DescribeTable on the readings table succeeds, 503 otherwise."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from energy_platform.api.app import create_app
+from energy_platform.emulator import free_port
+from energy_platform.settings import Settings
+
+
+def test_health_ok_when_dynamodb_answers(client: TestClient, api_settings: Settings) -> None:
+    resp = client.get("/health")
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["status"] == "ok"
+    assert body["dynamodb"] is True
+    assert body["table"] == f"{api_settings.table_prefix}readings"
+
+
+def test_health_503_when_the_endpoint_is_unreachable(
+    api_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    with TestClient(create_app(api_settings, api_key="")) as unreachable:
+        resp = unreachable.get("/health")
+    assert resp.status_code == 503
+    assert resp.json()["dynamodb"] is False
+    assert resp.json()["status"] == "unavailable"
+
+
+def test_health_503_when_the_table_is_missing(
+    emulator: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ENERGY_TABLE_PREFIX", "never_provisioned_")
+    with TestClient(create_app(api_key="")) as client:
+        resp = client.get("/health")
+        query = client.get(
+            "/v1/sites/a/readings", params={"start": "2024-06-01", "end": "2024-06-02"}
+        )
+    assert resp.status_code == 503
+    assert resp.json()["detail"] == "ResourceNotFoundException"
+    assert query.status_code == 503
+    assert "energy-platform provision" in query.json()["detail"]
