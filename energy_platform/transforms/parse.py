@@ -105,7 +105,9 @@ def _gunzip(body: bytes) -> bytes:
 def _check_utf8(body: bytes) -> str | None:
     """None when `body` is valid UTF-8, else where it is not (Arrow validates vectorized)."""
     offsets = np.array([0, len(body)], dtype=np.int64)
-    arr = pa.Array.from_buffers(pa.large_string(), 1, [None, pa.py_buffer(offsets), pa.py_buffer(body)])
+    arr = pa.Array.from_buffers(
+        pa.large_string(), 1, [None, pa.py_buffer(offsets), pa.py_buffer(body)]
+    )
     try:
         arr.validate(full=True)
         return None
@@ -249,7 +251,7 @@ def _extract_fields(texts: pa.Array) -> pa.Table:
     """Per JSON text: `ok` (parsed), `is_object`, and one text column per input field."""
     con = _duck()
     con.register("texts", pa.table({"t": texts}))
-    cols = ", ".join(f"f[{i + 1}] AS \"{name}\"" for i, name in enumerate(c.INPUT_FIELDS))
+    cols = ", ".join(f'f[{i + 1}] AS "{name}"' for i, name in enumerate(c.INPUT_FIELDS))
     out = con.sql(
         f"SELECT f IS NOT NULL AS ok, {cols} FROM "
         f"(SELECT try(json_extract_string(t, [{_PATHS}])) AS f FROM texts)"
@@ -501,11 +503,17 @@ def _parse_csv(body: bytes, start: int) -> ParsedFile:
             for i in w
         ]
         rejects = pa.table(
-            [pa.array(line_no[w]), pc.cast(texts.take(pa.array(w)), pa.string()), pa.array(details)],
+            [
+                pa.array(line_no[w]),
+                pc.cast(texts.take(pa.array(w)), pa.string()),
+                pa.array(details),
+            ],
             schema=REJECTS_SCHEMA,
         )
     good = np.flatnonzero(~wrong)
-    fields = _csv_cells(body, buf, header, starts[good], ends[good], bool(len(quotes)), not wrong.any())
+    fields = _csv_cells(
+        body, buf, header, starts[good], ends[good], bool(len(quotes)), not wrong.any()
+    )
     records = _records(pa.array(line_no[good]), texts.take(pa.array(good)), fields)
     return ParsedFile(records=records, rejects=rejects)
 
