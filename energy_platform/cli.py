@@ -101,14 +101,20 @@ def simulate(
     invalid_rate: float,
     max_batches: int,
 ) -> None:
-    """Upload realistic meter batches to raw/ (solar by time of day, daily consumption)."""
-    from energy_platform.resources import LakeStorage
-    from energy_platform.simulate import SimulationConfig, run_simulation
+    """Upload realistic meter batches to raw/ (solar by time of day, daily consumption).
 
+    Each batch is one object raw/YYYY/MM/DD/HH/batch-<time>-<n>-<random>.<json|jsonl|csv>[.gz]
+    holding the latest 5-minute readings of --sites sites (--records spread over them), with
+    --anomaly-rate injected anomalies and --invalid-rate records that each break one rule of
+    the data contract. The same --seed gives the same readings.
+    """
     if batches > max_batches:
         raise click.UsageError(
             f"--batches {batches} is over the safety cap --max-batches {max_batches}; raise the cap if you mean it"
         )
+    from energy_platform.resources import LakeStorage
+    from energy_platform.simulate import SimulationConfig, run_simulation
+
     config = SimulationConfig(
         records=records,
         sites=sites,
