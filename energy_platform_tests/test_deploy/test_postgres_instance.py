@@ -23,13 +23,16 @@ from dagster import (
     materialize,
     op,
 )
+from dagster._config import process_config
 from dagster._core.launcher import DefaultRunLauncher
 from dagster._core.run_coordinator import QueuedRunCoordinator
+from dagster_aws.ecs import EcsRunLauncher
 from dagster_postgres.event_log import PostgresEventLogStorage
 from dagster_postgres.run_storage import PostgresRunStorage
 from dagster_postgres.schedule_storage import PostgresScheduleStorage
 
 from energy_platform.contract import RAW_PREFIX
+from energy_platform.resources.clients import aws_client
 from energy_platform.resources.s3 import LakeStorage
 from energy_platform.settings import Settings
 from energy_platform_tests.test_deploy.postgres import PostgresCluster, ensure_postgres_installed
@@ -160,3 +163,24 @@ def test_asset_materializations_are_in_postgres(
             (result.run_id, DagsterEventType.ASSET_MATERIALIZATION.value),
         )
         assert cur.fetchone()[0] == 1
+
+
+def test_production_run_launcher_starts_runs_from_the_run_task_definition(
+    emulator: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The EcsRunLauncher accepts the config and finds its container in the task definition."""
+    family = f"energy-run-{uuid.uuid4().hex[:8]}"
+    aws_client("ecs", "us-east-1").register_task_definition(
+        family=family,
+        containerDefinitions=[{"name": "run", "image": "energy-platform:test", "memory": 512}],
+    )
+    monkeypatch.setenv("DAGSTER_ECS_RUN_TASK_DEFINITION", family)
+    launcher = yaml.safe_load(PRODUCTION_INSTANCE.read_text())["run_launcher"]
+    assert (launcher["module"], launcher["class"]) == ("dagster_aws.ecs", "EcsRunLauncher")
+    result = process_config(EcsRunLauncher.config_type(), launcher["config"])
+    assert result.success, [e.message for e in result.errors or []]
+    # The constructor resolves the task definition on ECS (here moto) and checks the container.
+    ecs_launcher = EcsRunLauncher(**result.value)
+    assert ecs_launcher.task_definition.endswith(f":task-definition/{family}:1")
+    assert ecs_launcher.container_name == "run"
+    assert ecs_launcher.secrets_tags == []
