@@ -37,7 +37,9 @@ from energy_platform.resources.s3 import LakeStorage
 from energy_platform.settings import Settings
 from energy_platform_tests.test_deploy.postgres import PostgresCluster, ensure_postgres_installed
 
-PRODUCTION_INSTANCE = Path(__file__).resolve().parents[2] / "deploy" / "dagster.yaml"
+REPO = Path(__file__).resolve().parents[2]
+PRODUCTION_INSTANCE = REPO / "deploy" / "dagster.yaml"
+LOCAL_INSTANCE = REPO / "dagster.yaml"
 DB_NAME = "dagster"
 LOCAL_RUN_LAUNCHER = {"module": "dagster._core.launcher", "class": "DefaultRunLauncher"}
 
@@ -116,10 +118,15 @@ def test_production_instance_keeps_runs_events_and_schedules_in_postgres(
 def test_production_instance_runs_one_day_partition_at_a_time(
     production_instance: DagsterInstance,
 ) -> None:
+    """Same per-day limit as the local instance (./dagster.yaml), on the partition tag."""
     coordinator = production_instance.run_coordinator
     assert isinstance(coordinator, QueuedRunCoordinator)
-    (limit,) = coordinator.get_run_queue_config().tag_concurrency_limits
-    assert limit == {"key": "energy/date", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+    local = yaml.safe_load(LOCAL_INSTANCE.read_text())["run_coordinator"]["config"]
+    limits = coordinator.get_run_queue_config().tag_concurrency_limits
+    assert limits == local["tag_concurrency_limits"]
+    assert limits == [
+        {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+    ]
 
 
 def test_run_history_of_a_job_on_the_emulator_is_in_postgres(
