@@ -128,6 +128,14 @@ class SimulationConfig:
     start: datetime | None = None
     """Time of the first batch (UTC); default now. Same seed and start give identical bytes."""
 
+    def __post_init__(self) -> None:
+        if self.records < 1 or self.sites < 1:
+            raise ValueError(f"records ({self.records}) and sites ({self.sites}) must be >= 1")
+        for name in ("anomaly_rate", "invalid_rate"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} is {getattr(self, name)}, not a share in [0, 1]")
+        batch_format(self.fmt, 0)
+
 
 @dataclass(frozen=True)
 class SimulatedBatch:

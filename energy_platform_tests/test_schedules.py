@@ -89,7 +89,7 @@ def test_simulator_job_uploads_one_batch(platform_env: Settings) -> None:
     assert len(lines) == 100
 
 
-def test_definitions_with_the_schedule_load(platform_env: Settings) -> None:
+def test_definitions_with_the_schedule_load() -> None:
     defs = Definitions(
         jobs=[simulator_job], schedules=[simulator_schedule], resources={"lake": LakeStorage()}
     )

@@ -341,10 +341,11 @@ def test_cli_simulate_puts_three_parseable_batches_under_raw(
 def test_cli_cap_refuses_more_batches_than_max(
     emulator: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ENERGY_BUCKET", "no-such-bucket-uploads-would-fail")
-    done = cli("simulate", "--batches", "5", "--max-batches", "2", cwd=tmp_path)
-    assert done.returncode == 2, done.stderr
-    assert "--max-batches 2" in done.stderr
+    result = CliRunner().invoke(main, ["simulate", "--batches", "5", "--max-batches", "2"])
+    assert result.exit_code == 2, result.output
+    assert "--max-batches 2" in result.output
 
 
 def test_help_works_on_every_subcommand() -> None:
@@ -356,3 +357,9 @@ def test_help_works_on_every_subcommand() -> None:
         assert result.exit_code == 0, (name, result.output)
         assert f"Usage: main {name}" in result.output or "Usage:" in result.output
         assert (command.help or "").split("\n")[0][:30] in " ".join(result.output.split())
+
+
+def test_config_rejects_impossible_values() -> None:
+    for bad in ({"records": 0}, {"invalid_rate": 1.5}, {"fmt": "xml"}):
+        with pytest.raises(ValueError):
+            SimulationConfig(**bad)
