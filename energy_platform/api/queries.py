@@ -167,6 +167,13 @@ class TableReader:
             return self.client.query(**request)
         except ClientError as err:
             code = err.response.get("Error", {}).get("Code", "")
+            message = err.response.get("Error", {}).get("Message", "")
+            if "IndexName" in request and "index" in message.lower():
+                raise StoreUnavailable(
+                    f"DynamoDB table {request['TableName']} has no index {request['IndexName']}; "
+                    "it was created before the index existed: re-create it (provision on an "
+                    "empty emulator, `energy-platform dev --fresh`)"
+                ) from err
             if code in _UNAVAILABLE_CODES:
                 raise StoreUnavailable(
                     f"DynamoDB table {request['TableName']}: {code}"

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from fastapi.testclient import TestClient
 
 from energy_platform.api.app import create_app
+from energy_platform.contract import ANOMALIES_TABLE, TABLE_KEYS
 from energy_platform.emulator import free_port
+from energy_platform.resources.clients import aws_client
 from energy_platform.settings import Settings
 
 
@@ -43,3 +47,28 @@ def test_health_503_when_the_table_is_missing(
     assert resp.json()["detail"] == "ResourceNotFoundException"
     assert query.status_code == 503
     assert "energy-platform provision" in query.json()["detail"]
+
+
+def test_anomalies_of_a_day_503_when_the_table_predates_the_index(
+    emulator: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prefix = f"noindex{uuid.uuid4().hex[:6]}_"
+    monkeypatch.setenv("ENERGY_TABLE_PREFIX", prefix)
+    pk, sk = TABLE_KEYS[ANOMALIES_TABLE]
+    ddb = aws_client("dynamodb", "us-east-1")
+    ddb.create_table(
+        TableName=f"{prefix}{ANOMALIES_TABLE}",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": pk, "AttributeType": "S"},
+            {"AttributeName": sk, "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": pk, "KeyType": "HASH"},
+            {"AttributeName": sk, "KeyType": "RANGE"},
+        ],
+    )
+    with TestClient(create_app(api_key="")) as client:
+        resp = client.get("/v1/anomalies", params={"date": "2024-06-01"})
+    assert resp.status_code == 503
+    assert "has no index by_date" in resp.json()["detail"]
