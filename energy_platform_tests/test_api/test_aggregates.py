@@ -57,3 +57,9 @@ def test_site_daily_pages(client: TestClient) -> None:
     )
     assert [i["date"] for i in items] == ["2024-06-01", "2024-06-02"]
     assert pages == 2
+
+
+def test_county_name_with_a_slash_reaches_the_county_route(client: TestClient) -> None:
+    resp = client.get(f"/v1/counties/{quote('North/South', safe='')}/5min", params=HOUR)
+    assert resp.status_code == 200
+    assert resp.json()["items"] == []
