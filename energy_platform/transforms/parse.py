@@ -133,6 +133,8 @@ def parse_object(key: str, body: bytes) -> ParsedFile:
         except ValueError as e:
             return _file_error(c.Reason.UNPARSEABLE_FILE, f"{key}: {e}")
     if len(body) == 0:
+        if fmt in (".jsonl", ".ndjson"):
+            return ParsedFile()  # an empty JSON-lines file is zero records
         return _file_error(c.Reason.UNPARSEABLE_FILE, f"{key}: empty file (0 bytes)")
     bad = _check_utf8(body)
     if bad is not None:
@@ -176,45 +178,35 @@ def _spans(buf: np.ndarray, separators: np.ndarray, start: int) -> tuple[np.ndar
 
 
 def _text_array(body: bytes, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
-    """The spans of `body` (terminators excluded) as an Arrow string array, vectorized.
+    """The spans of `body` (sorted, disjoint, terminators excluded) as one Arrow string array.
 
-    The spans are not contiguous, so a `string_view` array pointing into the body is built
-    first (only its 16-byte views, with numpy) and cast to `string` in one Arrow kernel.
-    Bodies above 2 GiB take a numpy gather into a `large_string` instead.
+    Vectorized: the bytes between spans (newlines, CRs, skipped lines) are masked out of the
+    body in one numpy compress, and the offsets are the cumulative span lengths.
     """
     n = len(starts)
-    lengths = ends - starts
     if n == 0:
         return pa.array([], pa.string())
-    if len(body) >= 2**31 - 1:
-        offsets = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        index = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])
-        data = buf[index].tobytes()
+    lengths = ends - starts
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    gap_starts = np.concatenate([[0], ends])
+    gap_ends = np.append(starts, len(buf))
+    gap_lengths = gap_ends - gap_starts
+    total_gap = int(gap_lengths.sum())
+    if total_gap == 0:
+        data = pa.py_buffer(body)
+    else:
+        gap_offsets = np.zeros(len(gap_lengths), dtype=np.int64)
+        np.cumsum(gap_lengths[:-1], out=gap_offsets[1:])
+        gap_index = np.repeat(gap_starts - gap_offsets, gap_lengths) + np.arange(total_gap)
+        keep = np.ones(len(buf), dtype=bool)
+        keep[gap_index] = False
+        data = pa.py_buffer(buf[keep])
+    if offsets[-1] < 2**31:
         return pa.Array.from_buffers(
-            pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+            pa.string(), n, [None, pa.py_buffer(offsets.astype(np.int32)), data]
         )
-    views = np.zeros((n, 4), dtype=np.int32)
-    views[:, 0] = lengths
-    vbytes = views.view(np.uint8).reshape(n, 16)
-    short = lengths <= 12
-    long_ = ~short
-    if long_.any():
-        # prefix = first 4 bytes, read as one unaligned little-endian uint32 per string
-        tail = np.concatenate([buf, np.zeros(4, np.uint8)])
-        u32 = np.ndarray(shape=(len(buf),), dtype="<u4", buffer=tail, strides=(1,))
-        views[long_, 1] = u32[starts[long_]].view(np.int32)
-        views[long_, 3] = starts[long_].astype(np.int32)  # buffer index 0, offset
-    if short.any():
-        tail = np.concatenate([buf, np.zeros(12, np.uint8)])
-        inline = tail[starts[short][:, None] + np.arange(12)]
-        inline[np.arange(12)[None, :] >= lengths[short][:, None]] = 0
-        vbytes[short, 4:16] = inline
-    view = pa.Array.from_buffers(
-        pa.string_view(), n, [None, pa.py_buffer(views), pa.py_buffer(body)]
-    )
-    # one vectorized copy into a plain string array, which every Arrow kernel accepts
-    return view.cast(pa.string())
+    return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), data])
 
 
 def _empty_rejects() -> pa.Table:
@@ -469,11 +461,9 @@ def _parse_csv(body: bytes, start: int) -> ParsedFile:
     buf = np.frombuffer(body, dtype=np.uint8)
     newlines = _positions(buf, 10, start)
     quotes = _positions(buf, 34, start)
-    if len(quotes):
-        # a newline inside quotes (odd number of quotes before it) is part of a value
-        separators = newlines[np.searchsorted(quotes, newlines) % 2 == 0]
-    else:
-        separators = newlines
+    # a newline inside quotes (odd number of quotes before it) is part of a value
+    inside_quotes = np.searchsorted(quotes, newlines) % 2 == 1
+    separators = newlines[~inside_quotes] if len(quotes) else newlines
     starts, ends = _spans(buf, separators, start)
     line_no = np.searchsorted(newlines, starts) + 1  # physical line of each record's start
     nonblank = np.flatnonzero(ends > starts)
