@@ -23,11 +23,14 @@ def _epoch_seconds(ts: pd.Series) -> np.ndarray:
     return seconds.cast(pa.int64()).to_numpy()
 
 
-def _group(*codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Dense group id per row and, per group, the index of one of its rows."""
-    keys = np.stack(codes, axis=1) if len(codes) > 1 else codes[0][:, None]
-    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-    return inverse.reshape(-1), first
+def _group(major: np.ndarray, minor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dense group id per row (hash-based, O(n)) and, per group, the index of its first row."""
+    minor = minor - minor.min()
+    combined = major.astype(np.int64) * (int(minor.max()) + 1) + minor
+    group, uniques = pd.factorize(combined)
+    first = np.empty(len(uniques), dtype=np.int64)
+    first[group[::-1]] = np.arange(len(group) - 1, -1, -1)
+    return group, first
 
 
 def _sums(group: np.ndarray, groups: int, readings: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -60,8 +63,9 @@ def county_5min(readings: pd.DataFrame) -> pd.DataFrame:
     groups = len(first)
     sums = _sums(group, groups, readings)
     # distinct sites per group: distinct (group, site) pairs, counted per group
-    pairs = np.unique(group.astype(np.int64) * (site_code.max() + 1) + site_code)
-    site_count = np.bincount(pairs // (site_code.max() + 1), minlength=groups).astype(np.int64)
+    width = int(site_code.max()) + 1
+    pairs = pd.unique(group.astype(np.int64) * width + site_code)
+    site_count = np.bincount(pairs // width, minlength=groups).astype(np.int64)
     frame = pd.DataFrame(
         {
             c.COUNTY: np.asarray(counties, dtype=object)[county_code[first]],
