@@ -1,6 +1,7 @@
 """The energy report: one self-contained HTML page over everything in the lake."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: Dagster 1.13 compares the `context` annotation
+# with the class itself and rejects the string form.
 
 from dataclasses import replace
 from datetime import UTC, datetime

@@ -41,7 +41,7 @@ main { padding: 16px 32px 48px; max-width: 1500px; margin: 0 auto; }
 section { margin-top: 24px; }
 section > h2 { font-size: 20px; margin: 0 0 4px; }
 .hint { color: var(--muted); margin: 0 0 12px; }
-.kpis { display: grid; grid-template-columns: repeat(auto-fill, minmax(160px, 1fr)); gap: 12px; }
+.kpis { display: grid; grid-template-columns: repeat(4, minmax(0, 1fr)); gap: 12px; }
 .kpi { background: #fff; border: 1px solid var(--line); border-radius: 10px; padding: 14px 16px; }
 .kpi-label { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .04em; }
 .kpi-value { font-size: 26px; font-weight: 700; margin-top: 4px; }
@@ -63,6 +63,7 @@ th:first-child, td:first-child, th.text, td.text { text-align: left; }
 td.text { white-space: normal; word-break: break-all; }
 .table-wrap { max-height: 520px; overflow: auto; }
 footer { color: var(--muted); font-size: 12px; padding: 0 32px 32px; max-width: 1500px; margin: 0 auto; }
+@media (max-width: 900px) { .kpis { grid-template-columns: repeat(2, minmax(0, 1fr)); } .grid { grid-template-columns: 1fr; } }
 """
 
 INIT_JS = """

@@ -6,6 +6,7 @@ benchmarks), so DuckDB gets Arrow data without needing its httpfs extension.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlparse
 
 import pyarrow as pa
@@ -18,6 +19,8 @@ from energy_platform import schemas
 from energy_platform.settings import Settings
 from energy_platform.transforms.report_data import QUARANTINE_SCHEMA, LakeTables
 
+QUARANTINE_READERS = 16
+"""Quarantine objects (one per raw file with rejects) are small: read this many at a time."""
 DATE_PARTITIONING = ds.partitioning(pa.schema([(c.DATE, pa.string())]), flavor="hive")
 """`date=YYYY-MM-DD/` directories; the value is kept as text, as in `site_daily`."""
 
@@ -68,10 +71,14 @@ def _quarantine_table(fs: pafs.FileSystem, base: str) -> pa.Table:
     options = pajson.ParseOptions(
         explicit_schema=QUARANTINE_SCHEMA, unexpected_field_behavior="ignore"
     )
-    tables = [QUARANTINE_SCHEMA.empty_table()]
-    for path in _files(fs, base, (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz")):
+
+    def read(path: str) -> pa.Table:
         with fs.open_input_stream(path) as stream:  # gzip is detected from the extension
-            tables.append(pajson.read_json(stream, parse_options=options))
+            return pajson.read_json(stream, parse_options=options)
+
+    paths = _files(fs, base, (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz"))
+    with ThreadPoolExecutor(max_workers=QUARANTINE_READERS) as pool:
+        tables = [QUARANTINE_SCHEMA.empty_table(), *pool.map(read, paths)]
     return pa.concat_tables(tables).select(QUARANTINE_SCHEMA.names)
 
 

@@ -16,7 +16,7 @@ Definitions used by the report:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -104,7 +104,7 @@ class ReportData:
     """Net kWh; index = county (top counties by consumption), columns = period."""
     counties_total: int
     site_daily_table: pd.DataFrame
-    """The newest days' rows of gold/site_daily for the sites with the most energy."""
+    """The newest TABLE_DAYS days of gold/site_daily for the TABLE_SITES sites with most energy."""
     quarantine_by_reason: pd.DataFrame
     """reason, records."""
     quarantine_top_sources: pd.DataFrame
@@ -142,6 +142,38 @@ def _connect(tables: LakeTables) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def _stage_hourly(con: duckdb.DuckDBPyConnection) -> None:
+    """Scan gold/county_5min and silver/anomalies once each, into hourly tables.
+
+    Every chart is hourly or coarser, so the later queries read these small tables instead of
+    scanning the lake again (each scan of an S3 dataset costs requests per file).
+    """
+    con.execute(
+        """
+        CREATE TEMP TABLE county_hourly AS
+        SELECT county, date_trunc('hour', window_start)::TIMESTAMP AS hour,
+               count(*) AS windows,
+               sum(reading_count) AS reading_count, sum(anomaly_count) AS anomaly_count,
+               sum(generated_kwh) AS generated_kwh, sum(consumed_kwh) AS consumed_kwh,
+               sum(net_kwh) AS net_kwh
+        FROM county_5min GROUP BY ALL
+        """
+    )
+    con.execute(
+        """
+        CREATE TEMP TABLE anomaly_hourly AS
+        SELECT site_id, anomaly_type, date_trunc('hour', ts)::TIMESTAMP AS hour,
+               count(*) AS anomalies
+        FROM anomalies GROUP BY ALL
+        """
+    )
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
+    row = con.execute(sql).fetchone()
+    return row[0] if row else None
+
+
 def _kpis(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     row = con.execute(
         """
@@ -158,12 +190,10 @@ def _kpis(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     ).fetchone()
     assert row is not None
     readings, anomalous, generated, consumed, sites, counties, first, newest = row
-    anomalies = con.execute("SELECT count(*) FROM anomalies").fetchone()
-    quarantined = con.execute("SELECT count(*) FROM quarantine").fetchone()
     return {
         "readings": int(readings),
         "anomalous_readings": int(anomalous),
-        "anomalies": int(anomalies[0]) if anomalies else 0,
+        "anomalies": int(_scalar(con, "SELECT coalesce(sum(anomalies), 0) FROM anomaly_hourly")),
         "anomaly_rate": anomalous / readings if readings else None,
         "generated_kwh": float(generated),
         "consumed_kwh": float(consumed),
@@ -173,24 +203,27 @@ def _kpis(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "counties": int(counties),
         "first_reading": first.strftime(c.TS_FORMAT) if first else None,
         "newest_reading": newest.strftime(c.TS_FORMAT) if newest else None,
-        "quarantined_records": int(quarantined[0]) if quarantined else 0,
+        "quarantined_records": int(_scalar(con, "SELECT count(*) FROM quarantine")),
     }
 
 
-def _row_counts(con: duckdb.DuckDBPyConnection, readings: int) -> dict[str, int]:
-    counts = {"readings": readings}
-    for name in ("anomalies", "county_5min", "site_daily", "quarantine"):
-        row = con.execute(f"SELECT count(*) FROM {name}").fetchone()  # fixed names only
-        counts[name] = int(row[0]) if row else 0
-    return counts
+def _row_counts(
+    con: duckdb.DuckDBPyConnection, kpis: dict[str, Any], site_days: int
+) -> dict[str, int]:
+    return {
+        "readings": kpis["readings"],
+        "anomalies": kpis["anomalies"],
+        "county_5min": int(_scalar(con, "SELECT coalesce(sum(windows), 0) FROM county_hourly")),
+        "site_daily": site_days,
+        "quarantine": kpis["quarantined_records"],
+    }
 
 
 def _time_span(con: duckdb.DuckDBPyConnection) -> tuple[datetime | None, datetime | None]:
     row = con.execute(
         """
-        SELECT min(t)::TIMESTAMP, max(t)::TIMESTAMP FROM (
-            SELECT window_start AS t FROM county_5min
-            UNION ALL SELECT ts FROM anomalies
+        SELECT min(hour), max(hour) FROM (
+            SELECT hour FROM county_hourly UNION ALL SELECT hour FROM anomaly_hourly
         )
         """
     ).fetchone()
@@ -200,13 +233,13 @@ def _time_span(con: duckdb.DuckDBPyConnection) -> tuple[datetime | None, datetim
 def _energy_series(con: duckdb.DuckDBPyConnection, bucket: str) -> pd.DataFrame:
     return con.execute(
         """
-        SELECT date_trunc($bucket, window_start)::TIMESTAMP AS period,
+        SELECT date_trunc($bucket, hour) AS period,
                sum(generated_kwh) AS generated_kwh,
                sum(consumed_kwh) AS consumed_kwh,
                sum(net_kwh) AS net_kwh,
                sum(reading_count) AS reading_count,
                sum(anomaly_count) AS anomaly_count
-        FROM county_5min GROUP BY period ORDER BY period
+        FROM county_hourly GROUP BY period ORDER BY period
         """,
         {"bucket": bucket},
     ).df()
@@ -215,12 +248,12 @@ def _energy_series(con: duckdb.DuckDBPyConnection, bucket: str) -> pd.DataFrame:
 def _efficiency_series(con: duckdb.DuckDBPyConnection, bucket: str) -> pd.DataFrame:
     return con.execute(
         """
-        SELECT date_trunc($bucket, window_start)::TIMESTAMP AS period,
+        SELECT date_trunc($bucket, hour) AS period,
                sum(generated_kwh) AS generated_kwh,
                sum(consumed_kwh) AS consumed_kwh,
                greatest(least(sum(generated_kwh), sum(consumed_kwh)), 0)
                    / nullif(sum(consumed_kwh), 0) AS self_sufficiency
-        FROM county_5min GROUP BY period ORDER BY period
+        FROM county_hourly GROUP BY period ORDER BY period
         """,
         {"bucket": bucket},
     ).df()
@@ -235,7 +268,7 @@ def _county_efficiency(con: duckdb.DuckDBPyConnection, top: int) -> pd.DataFrame
                sum(net_kwh) AS net_kwh,
                greatest(least(sum(generated_kwh), sum(consumed_kwh)), 0)
                    / nullif(sum(consumed_kwh), 0) AS self_sufficiency
-        FROM county_5min GROUP BY county
+        FROM county_hourly GROUP BY county
         ORDER BY consumed_kwh DESC, county LIMIT $top
         """,
         {"top": top},
@@ -245,8 +278,8 @@ def _county_efficiency(con: duckdb.DuckDBPyConnection, top: int) -> pd.DataFrame
 def _anomaly_series(con: duckdb.DuckDBPyConnection, bucket: str) -> pd.DataFrame:
     return con.execute(
         """
-        SELECT date_trunc($bucket, ts)::TIMESTAMP AS period, anomaly_type, count(*) AS anomalies
-        FROM anomalies GROUP BY ALL ORDER BY period, anomaly_type
+        SELECT date_trunc($bucket, hour) AS period, anomaly_type, sum(anomalies) AS anomalies
+        FROM anomaly_hourly GROUP BY ALL ORDER BY period, anomaly_type
         """,
         {"bucket": bucket},
     ).df()
@@ -255,8 +288,8 @@ def _anomaly_series(con: duckdb.DuckDBPyConnection, bucket: str) -> pd.DataFrame
 def _anomalies_by_type(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute(
         """
-        SELECT anomaly_type, count(*) AS anomalies
-        FROM anomalies GROUP BY ALL ORDER BY anomalies DESC, anomaly_type
+        SELECT anomaly_type, sum(anomalies) AS anomalies
+        FROM anomaly_hourly GROUP BY ALL ORDER BY anomalies DESC, anomaly_type
         """
     ).df()
 
@@ -265,11 +298,11 @@ def _top_anomaly_sites(con: duckdb.DuckDBPyConnection, top: int) -> pd.DataFrame
     return con.execute(
         """
         WITH ranked AS (
-            SELECT site_id, count(*) AS site_total FROM anomalies
+            SELECT site_id, sum(anomalies) AS site_total FROM anomaly_hourly
             GROUP BY site_id ORDER BY site_total DESC, site_id LIMIT $top
         )
-        SELECT a.site_id, a.anomaly_type, count(*) AS anomalies, r.site_total
-        FROM anomalies a JOIN ranked r USING (site_id)
+        SELECT a.site_id, a.anomaly_type, sum(a.anomalies) AS anomalies, r.site_total
+        FROM anomaly_hourly a JOIN ranked r USING (site_id)
         GROUP BY ALL ORDER BY r.site_total DESC, a.site_id, a.anomaly_type
         """,
         {"top": top},
@@ -280,12 +313,12 @@ def _county_heatmap(con: duckdb.DuckDBPyConnection, bucket: str, top: int) -> pd
     long = con.execute(
         """
         WITH ranked AS (
-            SELECT county, sum(consumed_kwh) AS consumed FROM county_5min
+            SELECT county, sum(consumed_kwh) AS consumed FROM county_hourly
             GROUP BY county ORDER BY consumed DESC, county LIMIT $top
         )
-        SELECT g.county, date_trunc($bucket, g.window_start)::TIMESTAMP AS period,
+        SELECT g.county, date_trunc($bucket, g.hour) AS period,
                sum(g.net_kwh) AS net_kwh, any_value(r.consumed) AS rank_consumed
-        FROM county_5min g JOIN ranked r USING (county)
+        FROM county_hourly g JOIN ranked r USING (county)
         GROUP BY g.county, period
         """,
         {"bucket": bucket, "top": top},
@@ -301,25 +334,37 @@ def _county_heatmap(con: duckdb.DuckDBPyConnection, bucket: str, top: int) -> pd
     return wide.reindex(index=order.to_list()).sort_index(axis=1)
 
 
-def _site_daily_table(con: duckdb.DuckDBPyConnection, days: int, sites: int) -> pd.DataFrame:
+def _stage_recent_site_days(con: duckdb.DuckDBPyConnection, days: int) -> int:
+    """Copy the newest `days` calendar days of gold/site_daily; returns its total row count.
+
+    The date filter reaches the Arrow dataset, which then reads only those day partitions.
+    """
+    row = con.execute("SELECT max(date), count(*) FROM site_daily").fetchone()
+    newest, total = row if row else (None, 0)
+    cutoff = (
+        (date.fromisoformat(newest) - timedelta(days=days - 1)).isoformat() if newest else "9999"
+    )
+    con.execute(
+        "CREATE TEMP TABLE site_daily_recent AS SELECT * FROM site_daily WHERE date >= $cutoff",
+        {"cutoff": cutoff},
+    )
+    return int(total)
+
+
+def _site_daily_table(con: duckdb.DuckDBPyConnection, sites: int) -> pd.DataFrame:
     return con.execute(
         """
-        WITH recent AS (
-            SELECT DISTINCT date FROM site_daily ORDER BY date DESC LIMIT $days
-        ),
-        top_sites AS (
-            SELECT site_id FROM site_daily WHERE date IN (SELECT date FROM recent)
-            GROUP BY site_id
+        WITH top_sites AS (
+            SELECT site_id FROM site_daily_recent GROUP BY site_id
             ORDER BY sum(abs(generated_kwh)) + sum(abs(consumed_kwh)) DESC, site_id
             LIMIT $sites
         )
         SELECT date, site_id, reading_count, anomaly_count, generated_kwh, consumed_kwh,
                net_kwh, min_net_kwh, max_net_kwh
-        FROM site_daily
-        WHERE date IN (SELECT date FROM recent) AND site_id IN (SELECT site_id FROM top_sites)
+        FROM site_daily_recent WHERE site_id IN (SELECT site_id FROM top_sites)
         ORDER BY date DESC, site_id
         """,
-        {"days": days, "sites": sites},
+        {"sites": sites},
     ).df()
 
 
@@ -346,14 +391,16 @@ def _quarantine_top_sources(con: duckdb.DuckDBPyConnection, top: int = 10) -> pd
 def compute_report_data(tables: LakeTables) -> ReportData:
     """Query the lake's tables once for every number and series the report shows."""
     with _connect(tables) as con:
+        _stage_hourly(con)
+        site_days = _stage_recent_site_days(con, TABLE_DAYS)
         kpis = _kpis(con)
-        row_counts = _row_counts(con, kpis["readings"])
+        row_counts = _row_counts(con, kpis, site_days)
         first, last = _time_span(con)
         series_bucket = choose_bucket(first, last, MAX_SERIES_POINTS)
         heatmap_bucket = choose_bucket(first, last, MAX_HEATMAP_COLUMNS)
         efficiency_bucket = "week" if series_bucket == "week" else "day"
         anomaly_bucket = choose_bucket(first, last, MAX_BARS)
-        county_count = con.execute("SELECT count(DISTINCT county) FROM county_5min").fetchone()
+        county_count = _scalar(con, "SELECT count(DISTINCT county) FROM county_hourly")
         return ReportData(
             kpis=kpis,
             row_counts=row_counts,
@@ -368,8 +415,8 @@ def compute_report_data(tables: LakeTables) -> ReportData:
             top_anomaly_sites=_top_anomaly_sites(con, TOP_ANOMALY_SITES),
             heatmap_bucket=heatmap_bucket,
             county_heatmap=_county_heatmap(con, heatmap_bucket, TOP_COUNTIES),
-            counties_total=int(county_count[0]) if county_count else 0,
-            site_daily_table=_site_daily_table(con, TABLE_DAYS, TABLE_SITES),
+            counties_total=int(county_count or 0),
+            site_daily_table=_site_daily_table(con, TABLE_SITES),
             quarantine_by_reason=_quarantine_by_reason(con),
             quarantine_top_sources=_quarantine_top_sources(con),
         )
