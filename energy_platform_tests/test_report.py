@@ -3,6 +3,7 @@ numbers recomputed independently with DuckDB over the Parquet files written."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import uuid
@@ -318,3 +319,26 @@ def test_time_buckets_stay_within_their_point_budget() -> None:
     assert choose_bucket(start, start.replace(year=2025), 2000) == "day"
     assert choose_bucket(start, start.replace(year=2034), 2000) == "week"
     assert choose_bucket(None, None, 2000) == "hour"
+
+
+def test_open_lake_reads_plain_gzipped_and_empty_quarantine_files(tmp_path: Path) -> None:
+    lines = [
+        {"source_key": "raw/a.csv", "source_line": 2, "reason": "bad_number", "raw": "x"},
+        {"source_key": "raw/a.csv", "source_line": None, "reason": "unparseable_file", "raw": ""},
+    ]
+    body = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    (tmp_path / "quarantine" / "day").mkdir(parents=True)
+    (tmp_path / "quarantine" / "day" / "a.csv.jsonl").write_bytes(body)
+    (tmp_path / "quarantine" / "day" / "b.json.jsonl.gz").write_bytes(gzip.compress(body))
+    (tmp_path / "quarantine" / "day" / "empty.json.jsonl").write_bytes(b"")
+
+    data = compute_report_data(open_lake(pafs.LocalFileSystem(), str(tmp_path)))
+
+    assert data.is_empty
+    assert data.kpis["quarantined_records"] == 4
+    assert dict(zip(*data.quarantine_by_reason.to_dict("list").values(), strict=True)) == {
+        "bad_number": 2,
+        "unparseable_file": 2,
+    }
+    page = render_report(data, datetime.now(UTC), str(tmp_path))
+    assert 'id="empty-lake"' in page and 'data-chart="quarantine_reasons"' in page

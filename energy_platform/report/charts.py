@@ -31,6 +31,7 @@ ANOMALY_COLORS = {
     c.AnomalyType.STUCK_SENSOR: "#9b5de5",
 }
 BUCKET_LABELS = {"hour": "hourly", "day": "daily", "week": "weekly"}
+BUCKET_MS = {"hour": 3_600_000, "day": 86_400_000, "week": 7 * 86_400_000}
 
 RANGE_SELECTOR: dict[str, Any] = {
     "buttons": [
@@ -88,6 +89,33 @@ def _layout(fig: go.Figure, *, height: int = 380, time_axis: bool = False, **ext
     )
     if time_axis:
         fig.update_xaxes(type="date", rangeselector=RANGE_SELECTOR, title_text="UTC")
+
+
+def _count_axis(largest: float) -> dict[str, Any]:
+    """An axis of whole counts: no 0.5 ticks when the counts are small."""
+    axis: dict[str, Any] = {"tickformat": ",d", "rangemode": "tozero"}
+    if largest <= 10:
+        axis["dtick"] = 1
+    return axis
+
+
+def _in_period(bucket: str) -> dict[str, Any]:
+    """Draw a point of a bucketed series in the middle of its bucket, not at its start."""
+    return {"xperiod": BUCKET_MS[bucket], "xperiodalignment": "middle"}
+
+
+def _bar_time_axis(figure: go.Figure, bucket: str, periods: pd.Series) -> None:
+    """With few buckets, show each whole bucket with one centred label (one day stays a day)."""
+    if len(periods) > 31 or bucket == "hour":
+        return
+    start = pd.to_datetime(periods).min()
+    end = pd.to_datetime(periods).max() + pd.Timedelta(milliseconds=BUCKET_MS[bucket])
+    figure.update_xaxes(
+        range=[start.strftime("%Y-%m-%d %H:%M"), end.strftime("%Y-%m-%d %H:%M")],
+        dtick=BUCKET_MS[bucket],
+        tickformat="%b %d",
+        ticklabelmode="period",
+    )
 
 
 def energy_trend(data: ReportData) -> Chart:
@@ -180,12 +208,18 @@ def efficiency_trend(data: ReportData) -> Chart:
                     y=_values(s[c.GENERATED_SUM]),
                     name="generated",
                     marker_color=GENERATED_COLOR,
+                    width=BUCKET_MS[data.efficiency_bucket] * 0.4,
+                    offset=-BUCKET_MS[data.efficiency_bucket] * 0.4,
+                    **_in_period(data.efficiency_bucket),
                 ),
                 go.Bar(
                     x=x,
                     y=_values(s[c.CONSUMED_SUM]),
                     name="consumed",
                     marker_color=CONSUMED_COLOR,
+                    width=BUCKET_MS[data.efficiency_bucket] * 0.4,
+                    offset=0,
+                    **_in_period(data.efficiency_bucket),
                 ),
                 go.Scatter(
                     x=x,
@@ -194,6 +228,7 @@ def efficiency_trend(data: ReportData) -> Chart:
                     mode="lines+markers",
                     yaxis="y2",
                     line={"color": "#264653"},
+                    **_in_period(data.efficiency_bucket),
                 ),
             ]
         )
@@ -211,6 +246,7 @@ def efficiency_trend(data: ReportData) -> Chart:
                 "showgrid": False,
             },
         )
+        _bar_time_axis(figure, data.efficiency_bucket, s["period"])
     return Chart(
         "efficiency_trend",
         "Efficiency: self-sufficiency over time",
@@ -311,11 +347,20 @@ def anomaly_trend(data: ReportData) -> Chart:
                     y=part["anomalies"].astype(int).to_list(),
                     name=plotly_text(kind),
                     marker_color=ANOMALY_COLORS.get(str(kind)),
+                    width=BUCKET_MS[data.anomaly_bucket] * 0.8,
+                    **_in_period(data.anomaly_bucket),
                 )
                 for kind, part in s.groupby(c.ANOMALY_TYPE, sort=True)
             ]
         )
-        _layout(figure, time_axis=True, barmode="stack", yaxis_title=f"anomalies ({bucket})")
+        per_period = s.groupby("period")["anomalies"].sum()
+        _layout(
+            figure,
+            time_axis=True,
+            barmode="stack",
+            yaxis={"title": {"text": f"anomalies ({bucket})"}, **_count_axis(per_period.max())},
+        )
+        _bar_time_axis(figure, data.anomaly_bucket, per_period.index.to_series())
     return Chart(
         "anomaly_trend",
         "Anomalies over time by type",
@@ -348,7 +393,7 @@ def anomaly_sites(data: ReportData) -> Chart:
             figure,
             height=max(260, 80 + 24 * len(order)),
             barmode="stack",
-            xaxis_title="anomalies",
+            xaxis={"title": {"text": "anomalies"}, **_count_axis(s["site_total"].max())},
             yaxis={
                 "type": "category",
                 "categoryorder": "array",
@@ -383,7 +428,7 @@ def quarantine_reasons(data: ReportData) -> Chart:
         _layout(
             figure,
             height=max(220, 80 + 28 * len(s)),
-            xaxis_title="quarantined records",
+            xaxis={"title": {"text": "quarantined records"}, **_count_axis(s["records"].max())},
             yaxis={"type": "category", "autorange": "reversed", "automargin": True},
         )
     return Chart(

@@ -140,7 +140,7 @@ def format_count(n: int | float | None) -> str:
 
 
 def format_kwh(v: float | None) -> str:
-    return "" if v is None or pd.isna(v) else f"{float(v):,.2f}"
+    return "" if v is None or pd.isna(v) else f"{round(float(v), 2) + 0.0:,.2f}"  # no "-0.00"
 
 
 def _kpi_card(

@@ -38,12 +38,12 @@ def s3_filesystem(settings: Settings) -> pafs.S3FileSystem:
 
 
 def _files(fs: pafs.FileSystem, base: str, suffixes: tuple[str, ...]) -> list[str]:
-    """Every file under `base` whose name ends with one of `suffixes` (none if `base` is absent)."""
+    """Every non-empty file under `base` ending with one of `suffixes` (none if `base` is absent)."""
     selector = pafs.FileSelector(base, recursive=True, allow_not_found=True)
     return sorted(
         info.path
         for info in fs.get_file_info(selector)
-        if info.type == pafs.FileType.File and info.path.endswith(suffixes)
+        if info.type == pafs.FileType.File and info.size and info.path.endswith(suffixes)
     )
 
 

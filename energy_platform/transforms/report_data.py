@@ -153,7 +153,8 @@ def _stage_hourly(con: duckdb.DuckDBPyConnection) -> None:
         CREATE TEMP TABLE county_hourly AS
         SELECT county, date_trunc('hour', window_start)::TIMESTAMP AS hour,
                count(*) AS windows,
-               sum(reading_count) AS reading_count, sum(anomaly_count) AS anomaly_count,
+               sum(reading_count)::BIGINT AS reading_count,
+               sum(anomaly_count)::BIGINT AS anomaly_count,
                sum(generated_kwh) AS generated_kwh, sum(consumed_kwh) AS consumed_kwh,
                sum(net_kwh) AS net_kwh
         FROM county_5min GROUP BY ALL
@@ -237,8 +238,8 @@ def _energy_series(con: duckdb.DuckDBPyConnection, bucket: str) -> pd.DataFrame:
                sum(generated_kwh) AS generated_kwh,
                sum(consumed_kwh) AS consumed_kwh,
                sum(net_kwh) AS net_kwh,
-               sum(reading_count) AS reading_count,
-               sum(anomaly_count) AS anomaly_count
+               sum(reading_count)::BIGINT AS reading_count,
+               sum(anomaly_count)::BIGINT AS anomaly_count
         FROM county_hourly GROUP BY period ORDER BY period
         """,
         {"bucket": bucket},
@@ -278,7 +279,7 @@ def _county_efficiency(con: duckdb.DuckDBPyConnection, top: int) -> pd.DataFrame
 def _anomaly_series(con: duckdb.DuckDBPyConnection, bucket: str) -> pd.DataFrame:
     return con.execute(
         """
-        SELECT date_trunc($bucket, hour) AS period, anomaly_type, sum(anomalies) AS anomalies
+        SELECT date_trunc($bucket, hour) AS period, anomaly_type, sum(anomalies)::BIGINT AS anomalies
         FROM anomaly_hourly GROUP BY ALL ORDER BY period, anomaly_type
         """,
         {"bucket": bucket},
@@ -288,7 +289,7 @@ def _anomaly_series(con: duckdb.DuckDBPyConnection, bucket: str) -> pd.DataFrame
 def _anomalies_by_type(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute(
         """
-        SELECT anomaly_type, sum(anomalies) AS anomalies
+        SELECT anomaly_type, sum(anomalies)::BIGINT AS anomalies
         FROM anomaly_hourly GROUP BY ALL ORDER BY anomalies DESC, anomaly_type
         """
     ).df()
@@ -298,10 +299,10 @@ def _top_anomaly_sites(con: duckdb.DuckDBPyConnection, top: int) -> pd.DataFrame
     return con.execute(
         """
         WITH ranked AS (
-            SELECT site_id, sum(anomalies) AS site_total FROM anomaly_hourly
+            SELECT site_id, sum(anomalies)::BIGINT AS site_total FROM anomaly_hourly
             GROUP BY site_id ORDER BY site_total DESC, site_id LIMIT $top
         )
-        SELECT a.site_id, a.anomaly_type, sum(a.anomalies) AS anomalies, r.site_total
+        SELECT a.site_id, a.anomaly_type, sum(a.anomalies)::BIGINT AS anomalies, r.site_total
         FROM anomaly_hourly a JOIN ranked r USING (site_id)
         GROUP BY ALL ORDER BY r.site_total DESC, a.site_id, a.anomaly_type
         """,
