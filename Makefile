@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install dev test lint format bench clean
+.PHONY: install dev test test-deps lint format bench clean
 
 install: $(STAMP)
 
@@ -17,7 +17,13 @@ $(STAMP): pyproject.toml constraints.txt
 dev: install
 	$(BIN)/energy-platform dev
 
-test: install
+# The browser test of the report and the production-instance test need Debian's chromium and
+# postgresql: installed here only when missing.
+test-deps:
+	@sh scripts/ensure_chromium.sh
+	@sh scripts/ensure_postgres.sh
+
+test: install test-deps
 	$(BIN)/python -m pytest
 
 lint: install

@@ -1,7 +1,5 @@
 """Asset checks: the platform's own data-quality alarms. A failing check also alerts on SNS."""
 
-from __future__ import annotations
-
 from datetime import UTC, datetime, timedelta
 from typing import Any
 

@@ -1,7 +1,5 @@
 """The one Definitions object: assets, checks, sensors, schedules, jobs and resources."""
 
-from __future__ import annotations
-
 from dagster import (
     AssetSelection,
     Definitions,
@@ -14,8 +12,10 @@ from energy_platform import checks
 from energy_platform.assets.aggregates import county_5min_aggregates, site_daily_aggregates
 from energy_platform.assets.ingest import ingest_raw_files
 from energy_platform.assets.readings import daily_readings
+from energy_platform.assets.report import energy_report
 from energy_platform.jobs import FRESHNESS_CHECK, daily_job, ingest_job
 from energy_platform.resources import AlertNotifier, DynamoTables, EventQueues, LakeStorage
+from energy_platform.schedules import simulator_job, simulator_schedule
 from energy_platform.sensors import (
     raw_files_sensor,
     run_failure_alert_sensor,
@@ -35,7 +35,13 @@ freshness_schedule = ScheduleDefinition(
 )
 
 defs = Definitions(
-    assets=[ingest_raw_files, daily_readings, county_5min_aggregates, site_daily_aggregates],
+    assets=[
+        ingest_raw_files,
+        daily_readings,
+        county_5min_aggregates,
+        site_daily_aggregates,
+        energy_report,
+    ],
     asset_checks=[
         checks.required_columns_not_null,
         checks.unique_site_and_timestamp,
@@ -44,9 +50,9 @@ defs = Definitions(
         checks.site_daily_reconciles,
         checks.raw_objects_processed_in_time,
     ],
-    jobs=[ingest_job, daily_job, freshness_job],
+    jobs=[ingest_job, daily_job, freshness_job, simulator_job],
     sensors=[raw_files_sensor, staged_partitions_sensor, run_failure_alert_sensor],
-    schedules=[freshness_schedule],
+    schedules=[freshness_schedule, simulator_schedule],
     resources={
         "lake": LakeStorage(),
         "tables": DynamoTables(),

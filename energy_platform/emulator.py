@@ -62,7 +62,15 @@ class MotoServer:
             env.update(MOTO_ENABLE_RECORDING="True", MOTO_RECORDER_FILEPATH=str(self.recording))
         out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
+            [
+                sys.executable,
+                "-m",
+                "energy_platform.emulator_server",
+                "-H",
+                self.host,
+                "-p",
+                str(self.port),
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,

@@ -1,7 +1,5 @@
 """Jobs: one run per batch of raw files, one run per day partition."""
 
-from __future__ import annotations
-
 from dagster import AssetCheckKey, AssetKey, AssetSelection, define_asset_job, in_process_executor
 
 from energy_platform.partitions import daily_partitions

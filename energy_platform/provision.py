@@ -20,6 +20,7 @@ from energy_platform.settings import Settings
 
 RAW_EVENTS_VISIBILITY_SECONDS = 900
 MESSAGE_RETENTION_SECONDS = 14 * 24 * 3600  # the SQS maximum
+MAX_RECEIVES = 5
 
 
 @dataclass
@@ -59,14 +60,19 @@ def provision(
     log(f"topic {topic} ready")
 
     urls: dict[str, str] = {}
+    redrive: dict[str, str] = {}
     for queue, visibility in (
         (DEAD_LETTERS_QUEUE, 30),
         (RAW_EVENTS_QUEUE, RAW_EVENTS_VISIBILITY_SECONDS),
     ):
         name = prefixed(settings.table_prefix, queue)
-        created, urls[queue] = _ensure_queue(sqs, name, visibility)
+        created, urls[queue] = _ensure_queue(sqs, name, visibility, redrive)
         report.note(f"sqs:{name}", created)
         log(f"queue {name} ready")
+        if queue == DEAD_LETTERS_QUEUE:
+            # A raw event the sensor keeps failing to handle ends in dead_letters with the rest.
+            dlq_arn = _queue_arn(sqs, urls[queue])
+            redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVES)}
 
     _wire_raw_notifications(s3, sqs, settings, urls[RAW_EVENTS_QUEUE])
     log(
@@ -143,26 +149,29 @@ def _topic_names(sns) -> set[str]:
     return names
 
 
-def _ensure_queue(sqs, name: str, visibility: int) -> tuple[bool, str]:
+def _queue_arn(sqs, url: str) -> str:
+    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+
+
+def _ensure_queue(sqs, name: str, visibility: int, redrive: dict[str, str]) -> tuple[bool, str]:
     try:
         return False, sqs.get_queue_url(QueueName=name)["QueueUrl"]
     except sqs.exceptions.QueueDoesNotExist:
         pass
-    url = sqs.create_queue(
-        QueueName=name,
-        Attributes={
-            "VisibilityTimeout": str(visibility),
-            "MessageRetentionPeriod": str(MESSAGE_RETENTION_SECONDS),
-        },
-    )["QueueUrl"]
-    return True, url
+    attributes = {
+        "VisibilityTimeout": str(visibility),
+        "MessageRetentionPeriod": str(MESSAGE_RETENTION_SECONDS),
+    }
+    if redrive:
+        attributes["RedrivePolicy"] = json.dumps(redrive)
+    return True, sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
 
 
 def _wire_raw_notifications(s3, sqs, settings: Settings, queue_url: str) -> None:
     """Let the bucket send `raw/` ObjectCreated events to the queue (same config every time)."""
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+    queue_arn = _queue_arn(sqs, queue_url)
     policy = {
         "Version": "2012-10-17",
         "Statement": [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from urllib.parse import unquote_plus
 
@@ -11,6 +11,8 @@ from energy_platform import contract as c
 
 MAX_FILES_PER_RUN = 200
 MAX_BYTES_PER_RUN = 256 * 1024 * 1024
+RECENT_SECONDS = 6 * 3600
+RECENT_LIMIT = 50_000
 
 
 @dataclass(frozen=True)
@@ -115,3 +117,25 @@ def latest_per_key(events: list[RawObjectEvent]) -> list[RawObjectEvent]:
         if prior is None or (ev.arrival_ms, ev.replay) > (prior.arrival_ms, prior.replay):
             seen[ev.key] = ev
     return list(seen.values())
+
+
+@dataclass
+class RawCursor:
+    """What raw_files_sensor remembers between ticks (stored by Dagster with each tick)."""
+
+    pending_delete: list[str] = field(default_factory=list)
+    """Receipt handles of messages whose runs were requested by the previous tick."""
+    recent: dict[str, float] = field(default_factory=dict)
+    """key@etag -> when it was requested: duplicate deliveries of in-flight objects are dropped."""
+
+    @classmethod
+    def load(cls, raw: str | None) -> RawCursor:
+        return cls(**json.loads(raw)) if raw else cls()
+
+    def dump(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    def remember(self, identities: list[str], now: float) -> None:
+        self.recent.update(dict.fromkeys(identities, now))
+        fresh = {k: t for k, t in self.recent.items() if now - t < RECENT_SECONDS}
+        self.recent = dict(sorted(fresh.items(), key=lambda kv: kv[1])[-RECENT_LIMIT:])

@@ -55,7 +55,7 @@ def missing(lake: LakeStorage, tables: DynamoTables) -> list[ReplayItem]:
 def replay(queues: EventQueues, items: list[ReplayItem]) -> int:
     """Ask the sensor to process `items` again; dead letters are removed once re-queued."""
     queues.send_json(c.RAW_EVENTS_QUEUE, [i.request() for i in items])
-    handles = [i.message.receipt_handle for i in items if i.message is not None]
+    handles = list(dict.fromkeys(i.message.receipt_handle for i in items if i.message is not None))
     if handles:
         queues.delete(c.DEAD_LETTERS_QUEUE, handles)
     return len(items)

@@ -1,10 +1,6 @@
 """Sensors: new raw objects -> ingest runs; staged days -> daily runs; failed runs -> alerts."""
 
-from __future__ import annotations
-
-import json
 import time
-from dataclasses import asdict, dataclass, field
 from datetime import UTC
 
 from dagster import (
@@ -24,7 +20,13 @@ from energy_platform import contract as c
 from energy_platform import ledger
 from energy_platform.jobs import daily_job, ingest_job
 from energy_platform.partitions import daily_partitions
-from energy_platform.raw_events import RawObjectEvent, latest_per_key, parse_message, plan_runs
+from energy_platform.raw_events import (
+    RawCursor,
+    RawObjectEvent,
+    latest_per_key,
+    parse_message,
+    plan_runs,
+)
 from energy_platform.resources import AlertNotifier, EventQueues, LakeStorage
 from energy_platform.resources.dynamodb import DynamoTables
 from energy_platform.transforms.batch import batch_id
@@ -32,8 +34,6 @@ from energy_platform.transforms.batch import batch_id
 MAX_MESSAGES_PER_TICK = 1000
 VISIBILITY_SECONDS = 900
 """Messages received but not yet deleted stay hidden this long (the next tick deletes them)."""
-RECENT_SECONDS = 6 * 3600
-RECENT_LIMIT = 50_000
 FAILED_DAY_BACKOFF_SECONDS = 120
 ACTIVE_STATUSES = [
     DagsterRunStatus.QUEUED,
@@ -41,28 +41,6 @@ ACTIVE_STATUSES = [
     DagsterRunStatus.STARTING,
     DagsterRunStatus.STARTED,
 ]
-
-
-@dataclass
-class RawCursor:
-    """What raw_files_sensor remembers between ticks (stored by Dagster with each tick)."""
-
-    pending_delete: list[str] = field(default_factory=list)
-    """Receipt handles of messages whose runs were requested by the previous tick."""
-    recent: dict[str, float] = field(default_factory=dict)
-    """key@etag -> when it was requested: duplicate deliveries of in-flight objects are dropped."""
-
-    @classmethod
-    def load(cls, raw: str | None) -> RawCursor:
-        return cls(**json.loads(raw)) if raw else cls()
-
-    def dump(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
-
-    def remember(self, identities: list[str], now: float) -> None:
-        self.recent.update(dict.fromkeys(identities, now))
-        fresh = {k: t for k, t in self.recent.items() if now - t < RECENT_SECONDS}
-        self.recent = dict(sorted(fresh.items(), key=lambda kv: kv[1])[-RECENT_LIMIT:])
 
 
 @sensor(

@@ -3,11 +3,18 @@ instance, execute the runs they request, repeat until nothing is left to do."""
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 
 from dagster import DagsterInstance, Definitions, RunRequest, SensorResult, build_sensor_context
 
-from energy_platform.definitions import defs as platform_defs
+import energy_platform.definitions
+
+
+def platform_defs() -> Definitions:
+    """The platform's Definitions, with resources configured from the environment as it is now
+    (each test provisions its own bucket and name prefix, after the module was first imported)."""
+    return importlib.reload(energy_platform.definitions).defs
 
 
 @dataclass
@@ -34,7 +41,7 @@ def _evaluate(
 ) -> SensorResult:
     sensor = defs.resolve_sensor_def(name)
     context = build_sensor_context(
-        instance=instance, cursor=cursor, definitions=defs, sensor_name=name
+        instance=instance, cursor=cursor, sensor_name=name, resources=defs.resources
     )
     result = sensor(context)
     if isinstance(result, SensorResult):
@@ -43,9 +50,10 @@ def _evaluate(
 
 
 def ingest_tick(
-    instance: DagsterInstance, stats: DrainStats, defs: Definitions = platform_defs
+    instance: DagsterInstance, stats: DrainStats, defs: Definitions | None = None
 ) -> list[RunRequest]:
     """One tick of raw_files_sensor; its cursor is kept as the daemon would keep it."""
+    defs = defs or platform_defs()
     result = _evaluate("raw_files_sensor", instance, stats.raw_cursor, defs)
     stats.raw_cursor = result.cursor
     return list(result.run_requests or [])
@@ -55,9 +63,9 @@ def run_ingest(
     instance: DagsterInstance,
     request: RunRequest,
     stats: DrainStats,
-    defs: Definitions = platform_defs,
+    defs: Definitions | None = None,
 ) -> bool:
-    job = defs.resolve_job_def("ingest_job")
+    job = (defs or platform_defs()).resolve_job_def("ingest_job")
     result = job.execute_in_process(
         run_config=request.run_config, instance=instance, tags=request.tags, raise_on_error=False
     )
@@ -66,10 +74,9 @@ def run_ingest(
     return result.success
 
 
-def run_days(
-    instance: DagsterInstance, stats: DrainStats, defs: Definitions = platform_defs
-) -> int:
+def run_days(instance: DagsterInstance, stats: DrainStats, defs: Definitions | None = None) -> int:
     """Evaluate staged_partitions_sensor once and run every day it asks for."""
+    defs = defs or platform_defs()
     result = _evaluate("staged_partitions_sensor", instance, None, defs)
     job = defs.resolve_job_def("daily_job")
     for request in result.run_requests or []:
@@ -87,11 +94,12 @@ def run_days(
 def drain(
     instance: DagsterInstance,
     stats: DrainStats | None = None,
-    defs: Definitions = platform_defs,
+    defs: Definitions | None = None,
     max_rounds: int = 50,
 ) -> DrainStats:
     """Sensor ticks and runs until the raw events queue and staging are empty."""
     stats = stats or DrainStats()
+    defs = defs or platform_defs()
     for _ in range(max_rounds):
         requests = ingest_tick(instance, stats, defs)
         for request in requests:

@@ -1,7 +1,5 @@
 """Gold, one UTC day at a time: county 5-minute windows and site days, from cleaned readings."""
 
-from __future__ import annotations
-
 from collections.abc import Callable
 
 import pandas as pd

@@ -1,7 +1,5 @@
 """Ingestion: a batch of raw objects -> staged readings and quarantined records."""
 
-from __future__ import annotations
-
 from dataclasses import replace
 
 import pandas as pd
@@ -82,7 +80,7 @@ def _fetch_all(
 ) -> list[RawFile]:
     """The objects' current bytes. A replayed object keeps the arrival time it was first seen
     with (from the ledger), so re-processing it writes exactly what the first run wrote."""
-    files = _fetch_all(lake, tables, objects, context)
+    files = [f for f in (_fetch(lake, o, context) for o in objects) if f is not None]
     replayed = {o.key for o in objects if not o.arrival_ms}
     known = (
         ledger.entries(tables, [(f.key, f.etag) for f in files if f.key in replayed])

@@ -1,7 +1,5 @@
 """Silver, one UTC day at a time: merge staged rows into cleaned readings and flag anomalies."""
 
-from __future__ import annotations
-
 import pandas as pd
 from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, MetadataValue, multi_asset
 
