@@ -18,7 +18,7 @@ def main() -> None:
     AWS_REGION, ENERGY_BUCKET, ENERGY_TABLE_PREFIX. With AWS_ENDPOINT_URL unset and
     `energy-platform dev` running in this folder, commands use its local emulator.
     """
-    from energy_platform.devserver import adopt_running_emulator
+    from energy_platform.emulator import adopt_running_emulator
 
     endpoint = adopt_running_emulator(Path.cwd())
     if endpoint:

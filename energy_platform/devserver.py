@@ -10,31 +10,18 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from energy_platform.emulator import LOCAL_CREDENTIALS, MotoServer, is_live
+from energy_platform.emulator import (
+    ENDPOINT_FILE,
+    LOCAL_CREDENTIALS,
+    STATE_DIR,
+    MotoServer,
+    is_live,
+)
 from energy_platform.provision import provision
 from energy_platform.settings import get_settings
 
-STATE_DIR = ".emulator"
 DAGSTER_HOME_DIR = ".dagster_home"
 RECORDING_FILE = "recording.jsonl"
-ENDPOINT_FILE = "endpoint"
-
-
-def adopt_running_emulator(project: Path) -> str | None:
-    """Point this process at the emulator of a running `energy-platform dev` in `project`.
-
-    Only when AWS_ENDPOINT_URL is not set at all and that emulator answers; returns its URL.
-    """
-    marker = project / STATE_DIR / ENDPOINT_FILE
-    if "AWS_ENDPOINT_URL" in os.environ or not marker.exists():
-        return None
-    endpoint = marker.read_text().strip()
-    if not is_live(endpoint):
-        return None
-    os.environ["AWS_ENDPOINT_URL"] = endpoint
-    for name, value in LOCAL_CREDENTIALS.items():
-        os.environ.setdefault(name, value)
-    return endpoint
 
 
 def _has_history(dagster_home: Path) -> bool:

@@ -12,6 +12,9 @@ import urllib.request
 from pathlib import Path
 
 DEFAULT_PORT = 4566
+STATE_DIR = ".emulator"
+"""Project-local folder of `energy-platform dev`'s emulator: log, recording, endpoint file."""
+ENDPOINT_FILE = "endpoint"
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
@@ -112,3 +115,20 @@ class MotoServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def adopt_running_emulator(project: Path) -> str | None:
+    """Point this process at the emulator of a running `energy-platform dev` in `project`.
+
+    Only when AWS_ENDPOINT_URL is not set at all and that emulator answers; returns its URL.
+    """
+    marker = project / STATE_DIR / ENDPOINT_FILE
+    if "AWS_ENDPOINT_URL" in os.environ or not marker.exists():
+        return None
+    endpoint = marker.read_text().strip()
+    if not is_live(endpoint):
+        return None
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    for name, value in LOCAL_CREDENTIALS.items():
+        os.environ.setdefault(name, value)
+    return endpoint
