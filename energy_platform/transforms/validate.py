@@ -33,6 +33,9 @@ QUARANTINE_SCHEMA = pa.schema(
 
 _MIN_EPOCH_S = -62135596800  # 0001-01-01T00:00:00Z
 _MAX_EPOCH_S = 253402300799  # 9999-12-31T23:59:59Z
+FIRST_DAY_EPOCH_S = 946684800
+"""2000-01-01T00:00:00Z, the first day partition (`partitions.FIRST_DAY`): an earlier reading
+has no partition to go to, so it is quarantined as bad_timestamp instead of waiting forever."""
 _DETAIL_VALUE_CHARS = 100
 
 # One pass: typed values, then the first failing rule and its human detail. `?` = now (epoch s).
@@ -66,7 +69,8 @@ WITH base AS (
                 THEN '{c.Reason.MISSING_FIELD}'
             WHEN NOT regexp_full_match(site_id, '{c.SITE_ID_PATTERN[1:-1]}')
                 THEN '{c.Reason.BAD_SITE_ID}'
-            WHEN ts_value IS NULL THEN '{c.Reason.BAD_TIMESTAMP}'
+            WHEN ts_value IS NULL OR epoch(ts_value) < {FIRST_DAY_EPOCH_S}
+                THEN '{c.Reason.BAD_TIMESTAMP}'
             WHEN epoch(ts_value) > ? + {c.FUTURE_TOLERANCE_HOURS * 3600}
                 THEN '{c.Reason.TIMESTAMP_IN_FUTURE}'
             WHEN gen_value IS NULL OR NOT isfinite(gen_value)
@@ -92,8 +96,9 @@ SELECT
             '{c.SITE_ID} is "' || left(site_id, {_DETAIL_VALUE_CHARS})
             || '", not 1-64 characters of A-Z a-z 0-9 _ . : -'
         WHEN '{c.Reason.BAD_TIMESTAMP}' THEN
-            '{c.TIMESTAMP} is "' || left(ts_text, {_DETAIL_VALUE_CHARS})
-            || '", not ISO-8601 or epoch seconds/milliseconds'
+            '{c.TIMESTAMP} is "' || left(ts_text, {_DETAIL_VALUE_CHARS}) || CASE
+                WHEN ts_value IS NULL THEN '", not ISO-8601 or epoch seconds/milliseconds'
+                ELSE '", before 2000-01-01, the first day partition' END
         WHEN '{c.Reason.TIMESTAMP_IN_FUTURE}' THEN
             '{c.TIMESTAMP} is "' || left(ts_text, {_DETAIL_VALUE_CHARS})
             || '", more than {c.FUTURE_TOLERANCE_HOURS} h after processing time '
