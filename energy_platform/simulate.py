@@ -512,19 +512,27 @@ def run_simulation(
 ) -> list[str]:
     """Upload `batches` batches, `interval` seconds apart; calls `on_batch(key)` after each.
 
-    Batch i is stamped `start + i * interval` (start defaults to now), so a seeded run with a
-    fixed start uploads the same bytes every time. Without a seed, one is drawn for the whole
-    run, so overlapping batches agree on the readings they share.
+    With an interval, batch i is stamped `start + i * interval` (start defaults to now), as a
+    live feed. Without one, the batches cover consecutive windows that end at `start` (the
+    recent history, oldest first), so they add readings rather than re-send the same ones.
+    A seeded run with a fixed start uploads the same bytes every time. Without a seed, one is
+    drawn for the whole run, so overlapping batches agree on the readings they share.
     """
     start = _as_utc(config.start or datetime.now(UTC)).replace(microsecond=0)
     config = replace(
         config, start=start, seed=config.seed if config.seed is not None else secrets.randbits(62)
     )
+    window = timedelta(seconds=READING_INTERVAL_S * -(-config.records // config.sites))
     keys: list[str] = []
     for i in range(batches):
         if i and interval:
             time.sleep(interval)
-        key = upload_batch(storage, config, i, start + timedelta(seconds=i * interval))
+        when = (
+            start + timedelta(seconds=i * interval)
+            if interval
+            else start - (batches - 1 - i) * window
+        )
+        key = upload_batch(storage, config, i, when)
         keys.append(key)
         on_batch(key)
     return keys

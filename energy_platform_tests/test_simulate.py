@@ -36,6 +36,8 @@ from energy_platform.simulate import (
     simulate_batch,
     site_table,
 )
+from energy_platform.transforms.parse import parse_object
+from energy_platform.transforms.validate import validate_records
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 QUOTED_AND_NON_ASCII = {
@@ -303,8 +305,29 @@ def test_run_simulation_uploads_each_batch_and_reports_it(platform_env: Settings
     for key in keys:
         assert KEY_PATTERN.match(key)
         assert len(read_raw(extension_of(key), objects[key])) == 50
-    again = run_simulation(storage, config, batches=4, interval=0)
+    again = run_simulation(storage, config, batches=4, interval=0.01)
     assert [objects[k] for k in keys] == [storage.get_bytes(k) for k in again]
+
+
+def test_batches_without_interval_cover_consecutive_windows_ending_at_start(
+    platform_env: Settings,
+) -> None:
+    storage = LakeStorage()
+    config = SimulationConfig(records=50, sites=10, fmt="jsonl", seed=3, start=NOW)
+    keys = run_simulation(storage, config, batches=3, interval=0)
+    now = pd.Timestamp.now(tz="UTC")
+    readings = [
+        set(
+            validate_records(parse_object(k, storage.get_bytes(k)), k, 0, now)
+            .clean[["site_id", "ts"]]
+            .itertuples(index=False)
+        )
+        for k in keys
+    ]
+    assert all(len(r) == 50 for r in readings)
+    assert not (readings[0] & readings[1]) and not (
+        readings[1] & readings[2]
+    )  # new readings, not re-sends
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
