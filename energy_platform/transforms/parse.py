@@ -186,6 +186,8 @@ def _text_array(body: bytes, buf: np.ndarray, starts: np.ndarray, ends: np.ndarr
     n = len(starts)
     if n == 0:
         return pa.array([], pa.string())
+    if n == 1 or bool(np.all(starts[1:] - ends[:-1] == 1)):
+        return _terminated_text_array(body, starts, ends)
     lengths = ends - starts
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
@@ -207,6 +209,34 @@ def _text_array(body: bytes, buf: np.ndarray, starts: np.ndarray, ends: np.ndarr
             pa.string(), n, [None, pa.py_buffer(offsets.astype(np.int32)), data]
         )
     return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), data])
+
+
+def _terminated_text_array(body: bytes, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
+    """`_text_array` when consecutive spans are one byte apart (the usual file: one `\\n`
+    between records, no CR, no blank line): the spans with that byte are a zero-copy view of
+    the body, and Arrow's binary_slice drops the last byte of each in one C++ pass."""
+    base = int(starts[0])
+    last = int(ends[-1])
+    data = pa.py_buffer(body)[base:]
+    if last == len(body):  # no byte after the last span: give it one to drop
+        data = pa.py_buffer(body[base:] + b"\n")
+    offsets = np.empty(len(starts) + 1, dtype=np.int64)
+    offsets[:-1] = starts - base
+    offsets[-1] = last + 1 - base
+    large = offsets[-1] >= 2**31
+    kind = pa.large_binary() if large else pa.binary()
+    if not large:
+        offsets = offsets.astype(np.int32)
+    spans = pa.Array.from_buffers(kind, len(starts), [None, pa.py_buffer(offsets), data])
+    texts = pc.binary_slice(spans, 0, -1)
+    return texts.view(pa.large_string() if large else pa.string())
+
+
+def _keep(table: pa.Table, mask: pa.Array) -> pa.Table:
+    """`table.filter(mask)`, without the copy when every row is kept."""
+    return (
+        table if mask.null_count == 0 and pc.all(mask).as_py() is not False else table.filter(mask)
+    )
 
 
 def _empty_rejects() -> pa.Table:
@@ -305,7 +335,8 @@ def _parse_json_lines(body: bytes, start: int) -> ParsedFile:
         pa.array(line_no),
         texts,
         {name: fields.column(name) for name in c.INPUT_FIELDS},
-    ).filter(good)
+    )
+    records = _keep(records, good)
     bad_idx = np.flatnonzero(~good.to_numpy(zero_copy_only=False))
     if len(bad_idx) == 0:
         return ParsedFile(records=records)
@@ -403,9 +434,9 @@ def _split_elements(elements: pa.Array) -> ParsedFile:
     fields = _extract_fields(elements)
     good = fields.column("is_object").combine_chunks()
     index = pa.array(np.arange(len(elements), dtype=np.int64))
-    records = _records(
-        index, elements, {name: fields.column(name) for name in c.INPUT_FIELDS}
-    ).filter(good)
+    records = _keep(
+        _records(index, elements, {name: fields.column(name) for name in c.INPUT_FIELDS}), good
+    )
     bad = pc.invert(good)
     rej_index = index.filter(bad)
     rej_raw = elements.filter(bad)
@@ -504,7 +535,8 @@ def _parse_csv(body: bytes, start: int) -> ParsedFile:
     fields = _csv_cells(
         body, buf, header, starts[good], ends[good], bool(len(quotes)), not wrong.any()
     )
-    records = _records(pa.array(line_no[good]), texts.take(pa.array(good)), fields)
+    good_texts = texts if len(good) == len(texts) else texts.take(pa.array(good))
+    records = _records(pa.array(line_no[good]), good_texts, fields)
     return ParsedFile(records=records, rejects=rejects)
 
 
