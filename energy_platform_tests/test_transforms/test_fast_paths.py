@@ -1,0 +1,33 @@
+"""Fast paths give exactly what the general paths give."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from energy_platform.transforms.anomalies import _median_and_mad
+
+
+def _reference(window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    median = np.median(window, axis=1)
+    return median, np.median(np.abs(window - median[:, None]), axis=1)
+
+
+@pytest.mark.parametrize("h", [1, 3, 5])
+def test_sorted_window_median_and_mad_equal_numpy_median(h: int) -> None:
+    rng = np.random.default_rng(h)
+    window = rng.normal(size=(500, 2 * h + 1)).round(2)  # rounding makes ties common
+    window[::7] = 1.5  # constant windows: MAD 0
+    median, mad = _median_and_mad(window, h)
+    ref_median, ref_mad = _reference(window)
+    np.testing.assert_array_equal(median, ref_median)
+    np.testing.assert_array_equal(mad, ref_mad)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_window_with_a_non_finite_value_follows_numpy_median(bad: float) -> None:
+    window = np.array([[1.0, 2.0, 3.0], [bad, 2.0, 2.0], [bad, bad, 1.0]])
+    median, mad = _median_and_mad(window, 1)
+    ref_median, ref_mad = _reference(window)
+    np.testing.assert_array_equal(median, ref_median)
+    np.testing.assert_array_equal(mad, ref_mad)
