@@ -4,7 +4,8 @@
 
 Starts moto's server and `energy-platform api` (uvicorn, its own process) on free loopback
 ports, provisions and seeds the tables (the API tests' `seed_tables`: 4 sites x 2 days of
-5-minute readings, their anomalies and aggregates), then sends a fixed mix of paginated
+5-minute readings landed as raw files and run through the real pipeline, which writes the
+readings, their anomalies and aggregates), then sends a fixed mix of paginated
 queries from `concurrency` concurrent httpx clients and reports p50/p95/p99 and requests/s.
 Every figure includes moto, which answers each Query in Python: real DynamoDB is faster.
 """

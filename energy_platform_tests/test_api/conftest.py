@@ -1,4 +1,5 @@
-"""One provisioned, seeded platform for the whole API test package (the tests only read it)."""
+"""One provisioned platform for the whole API test package, its tables filled once by the real
+pipeline (files landed under raw/, sensors and runs drained); the tests only read it."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ def api_settings(emulator: str) -> Iterator[Settings]:
 
 @pytest.fixture(scope="package")
 def seeded(api_settings: Settings) -> SeededTables:
+    """`seed_tables`: raw files of the synthetic readings through ingest_job and daily_job."""
     return seed_tables(api_settings)
 
 
