@@ -177,6 +177,7 @@ def replay(dry_run: bool, missing: bool) -> None:
             + (" and raw/ is fully processed." if missing else ".")
         )
     elif dry_run:
+        rp.release(queues, items)
         click.echo(f"{len(items)} objects would be re-processed (dry run: nothing changed).")
     else:
         click.echo(f"{rp.replay(queues, items)} objects queued for re-processing.")

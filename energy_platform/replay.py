@@ -52,6 +52,14 @@ def missing(lake: LakeStorage, tables: DynamoTables) -> list[ReplayItem]:
     ]
 
 
+def release(queues: EventQueues, items: list[ReplayItem]) -> None:
+    """Put peeked dead letters back at once (after a dry run), so a `replay` right after it
+    sees them instead of finding the queue empty for PEEK_VISIBILITY_SECONDS."""
+    handles = list(dict.fromkeys(i.message.receipt_handle for i in items if i.message is not None))
+    if handles:
+        queues.release(c.DEAD_LETTERS_QUEUE, handles)
+
+
 def replay(queues: EventQueues, items: list[ReplayItem]) -> int:
     """Ask the sensor to process `items` again; dead letters are removed once re-queued."""
     queues.send_json(c.RAW_EVENTS_QUEUE, [i.request() for i in items])

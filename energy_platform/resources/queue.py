@@ -81,6 +81,15 @@ class EventQueues(ConfigurableResource):
             deleted += len(resp.get("Successful", []))
         return deleted
 
+    def release(self, queue: str, receipt_handles: Sequence[str]) -> None:
+        """Make received messages visible again at once (visibility timeout 0)."""
+        for i in range(0, len(receipt_handles), SQS_BATCH):
+            entries = [
+                {"Id": str(n), "ReceiptHandle": h, "VisibilityTimeout": 0}
+                for n, h in enumerate(receipt_handles[i : i + SQS_BATCH])
+            ]
+            self.client.change_message_visibility_batch(QueueUrl=self.url(queue), Entries=entries)
+
     def send_json(self, queue: str, bodies: Sequence[dict[str, Any]]) -> int:
         """Send each body as one JSON message, 10 per request."""
         for i in range(0, len(bodies), SQS_BATCH):
