@@ -39,7 +39,35 @@ def latest_readings(readings: pd.DataFrame) -> pd.DataFrame:
     """
     if readings.empty:
         return readings.reset_index(drop=True)
+    order = _distinct_key_order(readings)
+    if order is not None:
+        return readings.iloc[order].reset_index(drop=True)
     table = pa.Table.from_pandas(readings[[k for k, _ in _ORDER]], preserve_index=False)
     order = pc.sort_indices(table, sort_keys=_ORDER)
     starts = key_starts(table.select([c.SITE_ID, c.TS]).take(order))
     return readings.iloc[order.to_numpy()[starts]].reset_index(drop=True)
+
+
+def _distinct_key_order(readings: pd.DataFrame) -> np.ndarray | None:
+    """The (site_id, ts) sort order when no two rows share a key, else None.
+
+    The usual day has no re-delivered reading: then nothing is dropped and the tie-breakers
+    never matter, so one int64 argsort of (site rank, ts) replaces the five-key sort. Sites
+    are ranked by sorting only the distinct ids (byte order, as Arrow's sort).
+    """
+    site = readings[c.SITE_ID]
+    ts = pa.array(readings[c.TS], from_pandas=True)
+    if site.isna().any() or ts.null_count or not pa.types.is_timestamp(ts.type):
+        return None
+    codes, uniques = pd.factorize(site, sort=True)
+    seconds = ts.cast(pa.int64()).to_numpy()
+    low, high = int(seconds.min()), int(seconds.max())
+    span = high - low + 1
+    if len(uniques) * span >= 2**62:
+        return None
+    key = codes.astype(np.int64) * span + (seconds - low)
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    if (ordered[1:] == ordered[:-1]).any():
+        return None
+    return order

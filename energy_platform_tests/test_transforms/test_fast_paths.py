@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from energy_platform import contract as c
+from energy_platform.transforms import dedupe
 from energy_platform.transforms.anomalies import _median_and_mad
+
+from .helpers import DAY, readings
 
 
 def _reference(window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -31,3 +36,26 @@ def test_window_with_a_non_finite_value_follows_numpy_median(bad: float) -> None
     ref_median, ref_mad = _reference(window)
     np.testing.assert_array_equal(median, ref_median)
     np.testing.assert_array_equal(mad, ref_mad)
+
+
+def _shuffled_day(duplicates: int) -> pd.DataFrame:
+    rng = np.random.default_rng(duplicates)
+    rows = [
+        {c.SITE_ID: site, c.TS: DAY + pd.Timedelta(minutes=5 * (i % 40))}
+        for i, site in enumerate(["b", "a", "Z", "ä-1", "a.1", "site-10", "site-9"] * 40)
+    ]
+    frame = readings(rows)
+    frame = pd.concat([frame, frame.iloc[:duplicates].assign(**{c.ARRIVAL: 5})])
+    return frame.iloc[rng.permutation(len(frame))]
+
+
+@pytest.mark.parametrize("duplicates", [0, 3])
+def test_latest_readings_fast_path_equals_general_sort(monkeypatch, duplicates: int) -> None:
+    frame = _shuffled_day(duplicates)
+    fast = dedupe.latest_readings(frame)
+    if not duplicates:
+        assert dedupe._distinct_key_order(frame) is not None
+    monkeypatch.setattr(dedupe, "_distinct_key_order", lambda _readings: None)
+    general = dedupe.latest_readings(frame)
+    pd.testing.assert_frame_equal(fast, general)
+    assert len(fast) == len(frame) - duplicates
