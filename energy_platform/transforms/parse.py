@@ -511,9 +511,8 @@ def _parse_csv(body: bytes, start: int) -> ParsedFile:
     commas = _positions(buf, 44, int(starts[0]))
     if len(quotes):
         commas = commas[np.searchsorted(quotes, commas) % 2 == 0]
-    owner = np.searchsorted(starts, commas, side="right") - 1
-    inside = (owner >= 0) & (commas < ends[np.clip(owner, 0, None)])
-    counts = np.bincount(owner[inside], minlength=len(starts)) + 1
+    # commas in [start, end) of each record: two lookups per record into the sorted commas
+    counts = np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1
     wrong = counts != len(header)
     texts = _text_array(body, buf, starts, ends)
     rejects = _empty_rejects()
@@ -533,7 +532,7 @@ def _parse_csv(body: bytes, start: int) -> ParsedFile:
         )
     good = np.flatnonzero(~wrong)
     fields = _csv_cells(
-        body, buf, header, starts[good], ends[good], bool(len(quotes)), not wrong.any()
+        body, buf, header, starts[good], ends[good], bool(inside_quotes.any()), not wrong.any()
     )
     good_texts = texts if len(good) == len(texts) else texts.take(pa.array(good))
     records = _records(pa.array(line_no[good]), good_texts, fields)
@@ -546,7 +545,7 @@ def _csv_cells(
     header: list[str],
     starts: np.ndarray,
     ends: np.ndarray,
-    quoted: bool,
+    newlines_in_values: bool,
     whole: bool,
 ) -> dict[str, pa.Array]:
     """The contract columns of the given records, read with pyarrow.csv (Python csv fallback)."""
@@ -569,7 +568,7 @@ def _csv_cells(
         table = pacsv.read_csv(
             pa.BufferReader(data),
             read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(newlines_in_values=quoted),
+            parse_options=pacsv.ParseOptions(newlines_in_values=newlines_in_values),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.string() for name in names},
                 include_columns=[names[positions[name]] for name in wanted],
