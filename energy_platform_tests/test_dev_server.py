@@ -15,8 +15,9 @@ from pathlib import Path
 
 import boto3
 import pytest
+from dagster import DagsterInstance, RunsFilter
 
-from energy_platform.emulator import free_port, is_live
+from energy_platform.emulator import LOCAL_CREDENTIALS, free_port, is_live
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +49,13 @@ def _ui_up(port: int) -> bool:
 
 
 def _counts(endpoint: str) -> dict[str, int]:
-    ddb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
+    ddb = boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
     return {t: ddb.scan(TableName=f"energy_{t}", Select="COUNT")["Count"] for t in TABLES}
 
 
@@ -117,7 +124,7 @@ def test_dev_runs_the_platform_end_to_end(project_copy: Path) -> None:
                 timeout=120,
                 check=True,
             )
-            assert out.stdout.count("s3://energy-platform/raw/") == 3
+            assert out.stdout.count("\n  s3://energy-platform/raw/") == 3
             _wait(lambda: all(_counts(endpoint).values()), 240, "all four tables to fill", proc)
             counts = _counts(endpoint)
         finally:
@@ -130,6 +137,7 @@ def test_dev_runs_the_platform_end_to_end(project_copy: Path) -> None:
             _wait(lambda: _ui_up(port), 180, "the Dagster UI after a restart", proc)
             endpoint = (project_copy / ".emulator" / "endpoint").read_text().strip()
             assert _counts(endpoint)["readings"] == counts["readings"]
-            assert any((project_copy / ".dagster_home").rglob("*.db"))
+            with DagsterInstance.from_config(str(project_copy / ".dagster_home")) as instance:
+                assert instance.get_runs_count(RunsFilter(job_name="daily_job")) > 0
         finally:
             _stop(proc)
