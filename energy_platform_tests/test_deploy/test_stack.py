@@ -1,18 +1,29 @@
-"""The stack deploys on the emulator and creates what `energy-platform provision` creates."""
+"""The stack deploys on the emulator and creates what `energy-platform provision` creates, and
+the pipeline runs end to end against the resources the stack created."""
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import uuid
 from typing import Any
 from urllib.parse import unquote_plus
 
+import pyarrow.parquet as pq
 import pytest
+from dagster import instance_for_test
 
-from energy_platform.contract import RAW_EVENTS_QUEUE, TABLE_KEYS, prefixed
+from energy_platform.contract import (
+    ANOMALIES_BY_DATE_INDEX,
+    RAW_EVENTS_QUEUE,
+    TABLE_KEYS,
+    prefixed,
+)
 from energy_platform.provision import provision
 from energy_platform.resources.clients import aws_client
 from energy_platform.settings import Settings
+from energy_platform_tests.harness import drain
 from energy_platform_tests.test_deploy.stack import deploy_stack
 from energy_platform_tests.test_deploy.template import (
     load_template,
@@ -211,3 +222,126 @@ def _inventory_without_bucket_config(prefix: str) -> dict[str, Any]:
         for url in sqs.list_queues(QueueNamePrefix=prefix).get("QueueUrls", [])
     }
     return {"tables": tables, "queues": queues}
+
+
+# --- the pipeline end to end on the stack's resources ------------------------------------------
+
+E2E_DAY, E2E_LATE_DAY = "2024-06-01", "2024-05-31"
+E2E_SITES = {"site-a": "Doña Ana", "site-b": "Prince George's", "site-c": "King"}
+
+
+def _e2e_readings(day: str, hour: int, per_site: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "site_id": site,
+            "timestamp": f"{day}T{hour:02d}:{5 * k:02d}:00Z",
+            "energy_generated_kwh": round(2.0 + 0.1 * i + 0.01 * k, 3),
+            "energy_consumed_kwh": round(1.0 + 0.05 * k, 3),
+            "county": county,
+        }
+        for i, (site, county) in enumerate(E2E_SITES.items())
+        for k in range(per_site)
+    ]
+
+
+def _scan(table: str) -> list[dict[str, Any]]:
+    pages = aws_client("dynamodb", REGION).get_paginator("scan").paginate(TableName=table)
+    return [
+        {name: next(iter(value.values())) for name, value in item.items()}
+        for page in pages
+        for item in page["Items"]
+    ]
+
+
+def _keys(s3: Any, bucket: str, prefix: str) -> list[str]:
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
+
+
+def test_pipeline_runs_end_to_end_on_the_stacks_resources(
+    emulator: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh stack; the platform pointed at its bucket and prefix (no provision); files land
+    under the stack's raw/, the real sensors and runs drain them into all four tables, silver,
+    gold and quarantine."""
+    bucket, prefix = _names()
+    outputs = deploy_stack(bucket, prefix, region=REGION)
+    monkeypatch.setenv("ENERGY_BUCKET", outputs["BucketName"])
+    monkeypatch.setenv("ENERGY_TABLE_PREFIX", outputs["TablePrefix"])
+    monkeypatch.delenv("ENERGY_OUT_OF_RANGE_KWH", raising=False)
+    s3 = aws_client("s3", REGION)
+
+    day = _e2e_readings(E2E_DAY, 10, 12)
+    day[0]["energy_generated_kwh"] = -1.0  # negative_value
+    day[13]["energy_consumed_kwh"] = 1500.0  # out_of_range
+    day[26]["anomaly_score"] = 0.9  # device_flagged
+    invalid = {"site_id": "site-a", "timestamp": f"{E2E_DAY}T11:00:00Z"}  # no energy values
+    jsonl = "".join(json.dumps(r) + "\n" for r in [*day, invalid]).encode()
+    late = _e2e_readings(E2E_LATE_DAY, 9, 4)
+    files = {
+        "raw/stack-e2e/day.jsonl": jsonl,
+        "raw/stack-e2e/late.json.gz": gzip.compress(json.dumps(late).encode()),
+        "raw/stack-e2e/broken.json": b"{not json",
+    }
+    for key, body in files.items():
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+    with instance_for_test() as instance:
+        stats = drain(instance)
+    assert stats.failed_runs == 0
+    assert stats.failed_checks == []
+    assert sorted(stats.daily_runs) == [E2E_LATE_DAY, E2E_DAY]
+
+    # --- the four serving tables (named by the stack's outputs)
+    valid = {(r["site_id"], r["timestamp"]) for r in day + late}
+    readings = _scan(outputs["ReadingsTableName"])
+    assert {(i["site_id"], i["ts"]) for i in readings} == valid
+    assert {i["county"] for i in readings} == set(E2E_SITES.values())
+    anomalies = _scan(outputs["AnomaliesTableName"])
+    found = {(i["site_id"], i["ts"], i["anomaly_type"], i["date"]) for i in anomalies}
+    hits = ((day[0], "negative_value"), (day[13], "out_of_range"), (day[26], "device_flagged"))
+    for record, kind in hits:
+        assert (record["site_id"], record["timestamp"], kind, E2E_DAY) in found
+    by_date = aws_client("dynamodb", REGION).query(
+        TableName=outputs["AnomaliesTableName"],
+        IndexName=ANOMALIES_BY_DATE_INDEX,
+        KeyConditionExpression="#d = :d",
+        ExpressionAttributeNames={"#d": "date"},
+        ExpressionAttributeValues={":d": {"S": E2E_DAY}},
+    )["Items"]
+    assert len(by_date) == len([f for f in found if f[3] == E2E_DAY]) >= 3
+    county = _scan(outputs["County5minTableName"])
+    assert sum(int(i["reading_count"]) for i in county) == len(valid)
+    assert {i["county"] for i in county} == set(E2E_SITES.values())
+    daily = _scan(outputs["SiteDailyTableName"])
+    assert {(i["site_id"], i["date"]): int(i["reading_count"]) for i in daily} == {
+        **{(site, E2E_DAY): 12 for site in E2E_SITES},
+        **{(site, E2E_LATE_DAY): 4 for site in E2E_SITES},
+    }
+    ledger = _scan(outputs["IngestedFilesTableName"])
+    assert {i["source_key"] for i in ledger} == set(files)
+
+    # --- silver, gold and quarantine in the stack's bucket; staging drained
+    both_days = (E2E_LATE_DAY, E2E_DAY)
+    for dataset, days in (
+        ("silver/readings/", both_days),
+        ("gold/county_5min/", both_days),
+        ("gold/site_daily/", both_days),
+        ("silver/anomalies/", (E2E_DAY,)),
+        # the late day has no anomalies: no partition for it
+    ):
+        assert _keys(s3, bucket, dataset) == [f"{dataset}date={d}/part-0.parquet" for d in days]
+    silver_rows = sum(
+        pq.read_table(io.BytesIO(s3.get_object(Bucket=bucket, Key=k)["Body"].read())).num_rows
+        for k in _keys(s3, bucket, "silver/readings/")
+    )
+    assert silver_rows == len(valid)
+    quarantine = {}
+    for key in _keys(s3, bucket, "quarantine/"):
+        lines = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode().splitlines()
+        quarantine[key] = [json.loads(line)["reason"] for line in lines]
+    assert quarantine == {
+        "quarantine/stack-e2e/day.jsonl.jsonl": ["missing_field"],
+        "quarantine/stack-e2e/broken.json.jsonl": ["unparseable_file"],
+    }
+    assert _keys(s3, bucket, "staging/") == []
