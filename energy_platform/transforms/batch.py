@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import pandas as pd
 
 from energy_platform import contract as c
-from energy_platform.transforms.parse import parse_object
-from energy_platform.transforms.validate import validate_records
+from energy_platform.transforms.chunks import PIECE_BYTES, parse_stream
+from energy_platform.transforms.validate import ValidationResult, validate_records
 
 
 @dataclass(frozen=True)
 class RawFile:
-    """One raw object's bytes and identity."""
+    """One raw object's bytes (or a way to stream them) and identity."""
 
     key: str
     etag: str
     arrival_ms: int
-    body: bytes
+    body: bytes = b""
+    chunks: Callable[[], Iterable[bytes]] | None = None
+    """When set, the body is read from this stream instead of `body` (bounded memory)."""
+
+    def stream(self) -> Iterable[bytes]:
+        return self.chunks() if self.chunks is not None else [self.body]
 
 
 @dataclass(frozen=True)
@@ -55,8 +60,7 @@ def process_batch(files: list[RawFile], now: pd.Timestamp) -> BatchResult:
     """Parse and validate each file; every record read is either clean or quarantined."""
     cleans, quarantines, accounting = [], [], []
     for f in files:
-        parsed = parse_object(f.key, f.body)
-        result = validate_records(parsed, f.key, f.arrival_ms, now)
+        result, records_read = process_file(f, now)
         cleans.append(result.clean)
         quarantines.append(result.quarantined)
         reasons = result.quarantined[c.REASON].value_counts().sort_index().to_dict()
@@ -65,7 +69,7 @@ def process_batch(files: list[RawFile], now: pd.Timestamp) -> BatchResult:
                 c.SOURCE_KEY: f.key,
                 "etag": f.etag,
                 c.ARRIVAL: f.arrival_ms,
-                "records_read": parsed.records_read,
+                "records_read": records_read,
                 "cleaned": len(result.clean),
                 "quarantined": len(result.quarantined),
                 "reasons": ", ".join(f"{k}={v}" for k, v in reasons.items()),
@@ -75,4 +79,29 @@ def process_batch(files: list[RawFile], now: pd.Timestamp) -> BatchResult:
         clean=pd.concat(cleans, ignore_index=True),
         quarantined=pd.concat(quarantines, ignore_index=True),
         files=pd.DataFrame(accounting),
+    )
+
+
+def process_file(
+    f: RawFile, now: pd.Timestamp, piece_bytes: int = PIECE_BYTES
+) -> tuple[ValidationResult, int]:
+    """(clean and quarantined records, records read) of one file, parsed and validated piece
+    by piece (`chunks.parse_stream`): the same result as the whole body at once, with memory
+    bounded by a piece, not the file. A whole-file error found in a late piece discards the
+    earlier pieces, as it would have for the whole body."""
+    cleans, quarantines, records_read = [], [], 0
+    for parsed in parse_stream(f.key, f.stream(), piece_bytes):
+        result = validate_records(parsed, f.key, f.arrival_ms, now)
+        if parsed.file_error is not None:
+            return result, parsed.records_read
+        cleans.append(result.clean)
+        quarantines.append(result.quarantined)
+        records_read += parsed.records_read
+    if len(cleans) == 1:
+        return ValidationResult(cleans[0], quarantines[0]), records_read
+    return (
+        ValidationResult(
+            pd.concat(cleans, ignore_index=True), pd.concat(quarantines, ignore_index=True)
+        ),
+        records_read,
     )

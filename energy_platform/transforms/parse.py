@@ -132,6 +132,21 @@ def parse_object(key: str, body: bytes) -> ParsedFile:
             body = _gunzip(body)
         except ValueError as e:
             return _file_error(c.Reason.UNPARSEABLE_FILE, f"{key}: {e}")
+    return parse_decompressed(key, fmt, body)
+
+
+def object_format(key: str) -> tuple[str | None, bool]:
+    """(extension such as `.jsonl`, or None when unsupported; whether the key ends in .gz)."""
+    return _format_of(key)
+
+
+def file_error(key: str, detail: str) -> ParsedFile:
+    """A whole file quarantined as unparseable, `detail` saying why."""
+    return _file_error(c.Reason.UNPARSEABLE_FILE, f"{key}: {detail}")
+
+
+def parse_decompressed(key: str, fmt: str, body: bytes) -> ParsedFile:
+    """`parse_object` after the extension was read and gzip undone (`fmt` as `object_format`)."""
     if len(body) == 0:
         if fmt in (".jsonl", ".ndjson"):
             return ParsedFile()  # an empty JSON-lines file is zero records
