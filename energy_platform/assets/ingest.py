@@ -1,6 +1,8 @@
 """Ingestion: a batch of raw objects -> staged readings and quarantined records."""
 
+from collections.abc import Iterator
 from dataclasses import replace
+from functools import partial
 
 import pandas as pd
 from dagster import (
@@ -22,6 +24,7 @@ from energy_platform import contract as c
 from energy_platform import ledger, schemas
 from energy_platform.checks import alert_check_failure
 from energy_platform.resources import AlertNotifier, DynamoTables, LakeStorage
+from energy_platform.resources.s3 import ObjectInfo
 from energy_platform.transforms.batch import RawFile, batch_id, process_batch, reading_dates
 from energy_platform.transforms.frames import to_table
 from energy_platform.transforms.quarantine import quarantine_jsonl
@@ -62,14 +65,25 @@ def _objects_to_process(
     ]
 
 
+READ_CHUNK_BYTES = 1 << 20
+"""Bytes per read of a raw object's body: files are parsed as they stream, never held whole."""
+
+
 def _fetch(lake: LakeStorage, obj: RawObject, context: AssetExecutionContext) -> RawFile | None:
-    try:
-        resp = lake.client.get_object(Bucket=lake.bucket, Key=obj.key)
-    except lake.client.exceptions.NoSuchKey:
+    """The object's identity now; its body is streamed later, when the batch reaches it."""
+    info = lake.head(obj.key)
+    if info is None:
         context.log.warning(f"{obj.key}: deleted before it could be processed; nothing to ingest")
         return None
-    arrival = obj.arrival_ms or int(resp["LastModified"].timestamp() * 1000)
-    return RawFile(obj.key, resp["ETag"].strip('"'), arrival, resp["Body"].read())
+    arrival = obj.arrival_ms or int(info.last_modified.timestamp() * 1000)
+    return RawFile(obj.key, info.etag, arrival, chunks=partial(_body_chunks, lake, info))
+
+
+def _body_chunks(lake: LakeStorage, info: ObjectInfo) -> Iterator[bytes]:
+    """The body of exactly the version whose ETag was recorded (S3 refuses with 412 if the
+    object was replaced since: the step fails and its retry sees the new version)."""
+    resp = lake.client.get_object(Bucket=lake.bucket, Key=info.key, IfMatch=f'"{info.etag}"')
+    yield from resp["Body"].iter_chunks(READ_CHUNK_BYTES)
 
 
 def _fetch_all(
