@@ -48,14 +48,15 @@ def _ui_up(port: int) -> bool:
         return False
 
 
+def _creds() -> dict[str, str]:
+    return {
+        "aws_access_key_id": LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    }
+
+
 def _counts(endpoint: str) -> dict[str, int]:
-    ddb = boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    )
+    ddb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1", **_creds())
     return {t: ddb.scan(TableName=f"energy_{t}", Select="COUNT")["Count"] for t in TABLES}
 
 
@@ -126,6 +127,48 @@ def test_dev_runs_the_platform_end_to_end(project_copy: Path) -> None:
             )
             assert out.stdout.count("\n  s3://energy-platform/raw/") == 3
             _wait(lambda: all(_counts(endpoint).values()), 240, "all four tables to fill", proc)
+
+            # A broken file is quarantined with its reason while the next batch still flows.
+            s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **_creds())
+            s3.put_object(Bucket="energy-platform", Key="raw/manual/broken.json", Body=b"{oops")
+            batch = subprocess.run(
+                [*CLI, "simulate", "--batches", "1", "--seed", "8"],
+                cwd=project_copy,
+                env=env,
+                check=True,
+                timeout=120,
+                capture_output=True,
+                text=True,
+            )
+            (new_key,) = [
+                line.strip().removeprefix("s3://energy-platform/")
+                for line in batch.stdout.splitlines()
+                if line.startswith("  s3://")
+            ]
+            ddb = boto3.client(
+                "dynamodb", endpoint_url=endpoint, region_name="us-east-1", **_creds()
+            )
+
+            def next_batch_served() -> bool:
+                page = ddb.scan(
+                    TableName="energy_readings",
+                    FilterExpression="source_key = :k",
+                    ExpressionAttributeValues={":k": {"S": new_key}},
+                    Select="COUNT",
+                )
+                return page["Count"] > 0
+
+            def quarantined() -> bool:
+                try:
+                    body = s3.get_object(
+                        Bucket="energy-platform", Key="quarantine/manual/broken.json.jsonl"
+                    )["Body"].read()
+                except s3.exceptions.NoSuchKey:
+                    return False
+                return b'"reason":"unparseable_file"' in body
+
+            _wait(quarantined, 120, "the broken file in quarantine/", proc)
+            _wait(next_batch_served, 120, "the next batch's readings in the readings table", proc)
             counts = _counts(endpoint)
         finally:
             _stop(proc)
