@@ -37,12 +37,16 @@ FIRST_DAY_EPOCH_S = 946684800
 """2000-01-01T00:00:00Z, the first day partition (`partitions.FIRST_DAY`): an earlier reading
 has no partition to go to, so it is quarantined as bad_timestamp instead of waiting forever."""
 _DETAIL_VALUE_CHARS = 100
+MAX_RECORD_CHARS = 65_536
+"""A record longer than this (a 50 MB county, say) is quarantined as unparseable_record: its
+reading could never be served (a DynamoDB item holds at most 400 KB) and would fail its day."""
 
 # One pass: typed values, then the first failing rule and its human detail. `?` = now (epoch s).
 _VALIDATE_SQL = f"""
 WITH base AS (
     SELECT
         site_id, "timestamp" AS ts_text, county, device_id,
+        length("{c.RAW_RECORD}") AS raw_chars,
         energy_generated_kwh AS gen_text, energy_consumed_kwh AS con_text,
         nullif(trim(unit), '') AS unit_text,
         nullif(trim(anomaly_score), '') AS score_text,
@@ -65,6 +69,7 @@ WITH base AS (
 ), judged AS (
     SELECT *,
         CASE
+            WHEN raw_chars > {MAX_RECORD_CHARS} THEN '{c.Reason.UNPARSEABLE_RECORD}'
             WHEN site_id IS NULL OR ts_text IS NULL OR gen_text IS NULL OR con_text IS NULL
                 THEN '{c.Reason.MISSING_FIELD}'
             WHEN NOT regexp_full_match(site_id, '{c.SITE_ID_PATTERN[1:-1]}')
@@ -87,6 +92,8 @@ WITH base AS (
 SELECT
     reason,
     CASE reason
+        WHEN '{c.Reason.UNPARSEABLE_RECORD}' THEN 'record of ' || raw_chars
+            || ' characters, over the limit of {MAX_RECORD_CHARS} for one reading'
         WHEN '{c.Reason.MISSING_FIELD}' THEN concat_ws(', ',
             CASE WHEN site_id IS NULL THEN '{c.SITE_ID}' END,
             CASE WHEN ts_text IS NULL THEN '{c.TIMESTAMP}' END,

@@ -1,4 +1,5 @@
-"""Readings before the first day partition (2000-01-01) are quarantined, never staged."""
+"""Record rules added for hostile input: readings before the first day partition (2000-01-01)
+and records too large to serve are quarantined, never staged."""
 
 from __future__ import annotations
 
@@ -54,3 +55,15 @@ def test_unparseable_timestamp_detail_still_says_not_iso():
     (row,) = run(record(timestamp="yesterday")).quarantined.to_dict("records")
     assert row[c.REASON] == c.Reason.BAD_TIMESTAMP
     assert "not ISO-8601" in row[c.DETAIL]
+
+
+def test_oversized_record_is_unparseable_record_not_a_reading():
+    from energy_platform.transforms.validate import MAX_RECORD_CHARS
+
+    result = run(
+        record(county="x" * (MAX_RECORD_CHARS + 1)), record(timestamp="2024-06-01T12:05:00Z")
+    )
+    assert len(result.clean) == 1
+    (row,) = result.quarantined.to_dict("records")
+    assert row[c.REASON] == c.Reason.UNPARSEABLE_RECORD
+    assert "over the limit" in row[c.DETAIL]
