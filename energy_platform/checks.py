@@ -16,6 +16,7 @@ from dagster import (
 from energy_platform import contract as c
 from energy_platform import datasets, ledger
 from energy_platform.daystore import DayDataset
+from energy_platform.partitions import daily_partitions
 from energy_platform.resources import AlertNotifier, DynamoTables, LakeStorage
 from energy_platform.settings import get_settings
 from energy_platform.transforms.reconcile import diff_frames, recompute_aggregates_sql
@@ -80,7 +81,12 @@ def _day_readings(context: AssetCheckExecutionContext, lake: LakeStorage) -> pd.
     return datasets.READINGS.read(lake, context.partition_key)
 
 
-@asset_check(asset="cleaned_readings", blocking=True, description="Required columns have no nulls.")
+@asset_check(
+    asset="cleaned_readings",
+    partitions_def=daily_partitions,
+    blocking=True,
+    description="Required columns have no nulls.",
+)
 def required_columns_not_null(
     context: AssetCheckExecutionContext, lake: LakeStorage, alerts: AlertNotifier
 ) -> AssetCheckResult:
@@ -104,7 +110,12 @@ def required_columns_not_null(
     )
 
 
-@asset_check(asset="cleaned_readings", blocking=True, description="One reading per (site_id, ts).")
+@asset_check(
+    asset="cleaned_readings",
+    partitions_def=daily_partitions,
+    blocking=True,
+    description="One reading per (site_id, ts).",
+)
 def unique_site_and_timestamp(
     context: AssetCheckExecutionContext, lake: LakeStorage, alerts: AlertNotifier
 ) -> AssetCheckResult:
@@ -122,6 +133,7 @@ def unique_site_and_timestamp(
 
 @asset_check(
     asset="cleaned_readings",
+    partitions_def=daily_partitions,
     description="Readings fall in their day, values are finite, net = generated - consumed, and "
     "every value outside [0, out_of_range_kwh] is flagged as an anomaly.",
 )
@@ -203,6 +215,7 @@ def _reconcile(
 
 @asset_check(
     asset="county_5min_aggregates",
+    partitions_def=daily_partitions,
     description="Equal to an independent SQL recomputation (DuckDB) from the day's cleaned readings.",
 )
 def county_5min_reconciles(
@@ -213,6 +226,7 @@ def county_5min_reconciles(
 
 @asset_check(
     asset="site_daily_aggregates",
+    partitions_def=daily_partitions,
     description="Equal to an independent SQL recomputation (DuckDB) from the day's cleaned readings.",
 )
 def site_daily_reconciles(
