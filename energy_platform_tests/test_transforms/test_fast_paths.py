@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from energy_platform import contract as c
-from energy_platform.transforms import dedupe
+from energy_platform.transforms import dedupe, parse
 from energy_platform.transforms.anomalies import _median_and_mad
 
 from .helpers import DAY, readings
@@ -59,3 +60,24 @@ def test_latest_readings_fast_path_equals_general_sort(monkeypatch, duplicates: 
     general = dedupe.latest_readings(frame)
     pd.testing.assert_frame_equal(fast, general)
     assert len(fast) == len(frame) - duplicates
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a":1}\n{"b":2}\n',  # one byte between records: the zero-copy path
+        b'{"a":1}\n{"b":2}',  # ... without a final newline
+        b'{"a":"\xc3\xa9"}\n\n{"b":2}\r\n{"c":3}\r\n',  # blank line and CRLF: the general path
+        b"\xef\xbb\xbfx\ny\n",  # BOM before the first record
+    ],
+)
+def test_record_texts_equal_the_spans_decoded_one_by_one(body: bytes) -> None:
+    start = 3 if body.startswith(b"\xef\xbb\xbf") else 0
+    buf = np.frombuffer(body, dtype=np.uint8)
+    starts, ends = parse._spans(buf, parse._positions(buf, 10, start), start)
+    keep = ends > starts
+    starts, ends = starts[keep], ends[keep]
+    texts = parse._text_array(body, buf, starts, ends)
+    expected = [body[s:e].decode() for s, e in zip(starts, ends, strict=True)]
+    assert texts.to_pylist() == expected
+    assert texts.type == pa.string()
