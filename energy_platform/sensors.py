@@ -1,7 +1,7 @@
 """Sensors: new raw objects -> ingest runs; staged days -> daily runs; failed runs -> alerts."""
 
 import time
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 
 from dagster import (
     DagsterRunStatus,
@@ -120,8 +120,6 @@ def _days_with_active_runs(context: SensorEvaluationContext) -> set[str]:
 
 
 def _days_failed_recently(context: SensorEvaluationContext) -> set[str]:
-    from datetime import datetime, timedelta
-
     since = datetime.now(UTC) - timedelta(seconds=FAILED_DAY_BACKOFF_SECONDS)
     runs = context.instance.get_runs(
         filters=RunsFilter(
@@ -135,37 +133,58 @@ def _days_failed_recently(context: SensorEvaluationContext) -> set[str]:
 def staged_partitions_sensor(
     context: SensorEvaluationContext, lake: LakeStorage
 ) -> SensorResult | SkipReason:
-    """Start a daily_job run for each day that has staged rows waiting and no run in progress.
+    """Start a daily_job run for each day with work waiting and no run in progress.
 
-    staging/readings/ holds only unmerged rows, so it is itself the to-do list: nothing is
-    lost if a tick or a run fails — the rows wait and the day is requested again (a day whose
-    run just failed waits a couple of minutes first).
+    Work waiting: staged rows (staging/readings/ holds only unmerged rows, so it is itself the
+    to-do list), or gold older than the day's silver after a run that failed between the two.
+    So nothing is lost if a tick or a run fails: the day is requested again (a day whose run
+    just failed waits a couple of minutes first).
     """
+    staged = _days_under(lake, c.STAGING_READINGS_PREFIX)
     days = sorted(
-        {
-            o.key.split("date=", 1)[1].split("/", 1)[0]
-            for o in lake.list_objects(c.STAGING_READINGS_PREFIX)
-        }
+        set(staged) | (_days_with_stale_gold(lake) & _days_whose_last_run_failed(context))
     )
     if not days:
-        return SkipReason("no staged readings waiting")
+        return SkipReason("no staged readings waiting, gold up to date")
     busy = _days_with_active_runs(context) | _days_failed_recently(context)
-    valid = set(daily_partitions.get_partition_keys())
     requests = []
     for day in days:
         if day in busy:
             continue
-        if day not in valid:
-            context.log.error(
-                f"staged rows for {day}, outside the daily partitions; left in staging/"
-            )
+        if not daily_partitions.has_partition_key(day):
+            context.log.error(f"work for {day}, outside the daily partitions; left in staging/")
             continue
-        requests.append(RunRequest(partition_key=day, tags={"energy/trigger": "staged_readings"}))
+        trigger = "staged_readings" if day in staged else "stale_gold"
+        requests.append(RunRequest(partition_key=day, tags={"energy/trigger": trigger}))
     if not requests:
-        return SkipReason(
-            f"{len(days)} days staged, each already has a run in progress or backing off"
-        )
+        return SkipReason(f"{len(days)} days waiting, each has a run in progress or is backing off")
     return SensorResult(run_requests=requests)
+
+
+def _days_whose_last_run_failed(context: SensorEvaluationContext) -> set[str]:
+    latest: dict[str, DagsterRunStatus] = {}
+    for run in context.instance.get_runs(filters=RunsFilter(job_name=daily_job.name), limit=1000):
+        latest.setdefault(run.tags.get("dagster/partition", ""), run.status)  # newest first
+    return {
+        d
+        for d, status in latest.items()
+        if status in (DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
+    }
+
+
+def _days_under(lake: LakeStorage, prefix: str) -> dict[str, datetime]:
+    """Day partitions under `prefix` -> when their newest object was written."""
+    days: dict[str, datetime] = {}
+    for o in lake.list_objects(prefix):
+        day = o.key[len(prefix) :].removeprefix("date=").split("/", 1)[0]
+        days[day] = max(days.get(day, o.last_modified), o.last_modified)
+    return days
+
+
+def _days_with_stale_gold(lake: LakeStorage) -> set[str]:
+    silver = _days_under(lake, c.SILVER_READINGS_PREFIX)
+    gold = [_days_under(lake, p) for p in (c.GOLD_COUNTY_5MIN_PREFIX, c.GOLD_SITE_DAILY_PREFIX)]
+    return {d for d, written in silver.items() if any(d not in g or g[d] < written for g in gold)}
 
 
 @run_failure_sensor(

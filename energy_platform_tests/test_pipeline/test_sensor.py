@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
@@ -107,3 +108,38 @@ def test_objects_landing_while_runs_are_in_flight_are_picked_up_next(
         assert sorted(_requested_keys(first)) == sorted(f"raw/wave1/{i}.json" for i in range(5))
         assert sorted(_requested_keys(second)) == sorted(f"raw/wave2/{i}.json" for i in range(5))
         assert ingest_tick(instance, stats) == []
+
+
+def test_day_with_gold_older_than_silver_is_requested_again_after_a_failed_run(
+    platform_env: Settings, monkeypatch
+) -> None:
+    """A daily run that died between silver and gold: the sensor asks for the day again."""
+    import energy_platform.sensors as sensors
+    from energy_platform_tests.harness import drain, platform_defs, run_days
+
+    monkeypatch.setattr(sensors, "FAILED_DAY_BACKOFF_SECONDS", 0)
+    _land(platform_env, ["raw/stale/1.json"])
+    s3 = boto3.client("s3", region_name=platform_env.region)
+    day_key = c.partition_object(c.SILVER_READINGS_PREFIX, "2026-01-01")
+    with instance_for_test() as instance:
+        drain(instance)
+        stats = DrainStats()
+        # Silver rewritten after gold (as by a run killed before its gold steps)...
+        time.sleep(1.1)
+        body = s3.get_object(Bucket=platform_env.bucket, Key=day_key)["Body"].read()
+        s3.put_object(Bucket=platform_env.bucket, Key=day_key, Body=body)
+        assert run_days(instance, stats) == 0  # ...but the day's last run succeeded: no loop
+        # The day's last run failed (an unreadable staged object, removed afterwards).
+        bad = f"{c.STAGING_READINGS_PREFIX}date=2026-01-01/broken.parquet"
+        s3.put_object(Bucket=platform_env.bucket, Key=bad, Body=b"not parquet")
+        failed = (
+            platform_defs()
+            .resolve_job_def("daily_job")
+            .execute_in_process(instance=instance, partition_key="2026-01-01", raise_on_error=False)
+        )
+        assert not failed.success
+        s3.delete_object(Bucket=platform_env.bucket, Key=bad)
+        time.sleep(1.1)
+        s3.put_object(Bucket=platform_env.bucket, Key=day_key, Body=body)
+        assert run_days(instance, stats) == 1
+        assert stats.daily_runs == ["2026-01-01"] and stats.failed_runs == 0
