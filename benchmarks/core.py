@@ -116,6 +116,15 @@ def run(records: int = 1_000_000, repeat: int = 3, naive_records: int = 100_000)
                 f"best of {repeat} on {n:,} records ({len(body) / 1e6:.0f} MB)",
             )
         )
+        figures.append(
+            Figure(
+                bench,
+                "records per CPU-second",
+                round(n / cpu),
+                "records/s",
+                note="CPU time of all threads: what the chain costs when the machine is shared",
+            )
+        )
         sample = _head(body, fmt, min(naive_records, n))
         progress(f"core[{fmt}]: naive per-record baseline on {min(naive_records, n):,} records")
         naive_counts, naive_t = timed(lambda s=sample, f=fmt: naive.run(s, f, NOW.timestamp()))
