@@ -74,7 +74,18 @@ def run_dev(project: Path, ui_port: int, fresh: bool, echo: Callable[[str], None
             echo(
                 f"Replaying {lines} recorded requests so the emulator matches Dagster's history..."
             )
-            server.replay()
+            try:
+                server.replay()
+            except OSError as err:  # urllib's HTTPError included
+                echo(
+                    f"The recording could not be replayed ({err}); starting fresh instead "
+                    f"(see {state / 'moto.log'})."
+                )
+                server.stop()
+                recording.unlink(missing_ok=True)
+                _reset_dagster_home(dagster_home, project)
+                server = MotoServer(port=server.port, recording=recording)
+                endpoint = server.start(log_file=state / "moto.log")
     try:
         settings = get_settings()
         report = provision(settings)
