@@ -95,15 +95,8 @@ ANOMALY_KINDS: Final = (
     AnomalyType.DEVICE_FLAGGED,
     AnomalyType.SPIKE,
 )
-INVALID_KINDS: Final = (
-    Reason.MISSING_FIELD,
-    Reason.BAD_NUMBER,
-    Reason.BAD_TIMESTAMP,
-    Reason.TIMESTAMP_IN_FUTURE,
-    Reason.BAD_SITE_ID,
-    Reason.UNKNOWN_UNIT,
-    Reason.BAD_ANOMALY_SCORE,
-)
+INVALID_KINDS: Final = tuple(r for r in c.RECORD_REASONS if r != Reason.UNPARSEABLE_RECORD)
+"""One per record rule a simulated record can break (a record, so never unparseable)."""
 BAD_NUMBERS: Final = ("abc", "NaN", "Infinity", "12,5", "1.2.3", "--")
 BAD_TIMESTAMPS: Final = ("yesterday", "2024-13-45T25:61:00Z", "not a time", "31/12/2024 25:00")
 UNKNOWN_UNITS: Final = ("kW", "GJ", "BTU", "therm")

@@ -6,10 +6,15 @@ reaches the local emulator or real AWS.
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cached_property
+from typing import Any, ClassVar
 
 import boto3
 from botocore.config import Config
+from dagster import ConfigurableResource
+from pydantic import Field
+
+from energy_platform.settings import get_settings
 
 RETRY_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 10},
@@ -22,3 +27,36 @@ RETRY_CONFIG = Config(
 def aws_client(service: str, region: str) -> Any:
     """A boto3 client for `service` with standard retries (throttling, 5xx, resets)."""
     return boto3.session.Session().client(service, region_name=region, config=RETRY_CONFIG)
+
+
+def _region_default() -> str:
+    return get_settings().region
+
+
+def _prefix_default() -> str:
+    return get_settings().table_prefix
+
+
+def _bucket_default() -> str:
+    return get_settings().bucket
+
+
+class AwsResource(ConfigurableResource):
+    """A resource over one AWS service; settings default to the environment (settings.py)."""
+
+    service: ClassVar[str]
+    region: str = Field(default_factory=_region_default)
+
+    @cached_property
+    def client(self) -> Any:
+        return aws_client(self.service, self.region)
+
+
+def name_prefix_field() -> Any:
+    """Prefix of tables, topic and queues; default ENERGY_TABLE_PREFIX."""
+    return Field(default_factory=_prefix_default, description="Default: ENERGY_TABLE_PREFIX")
+
+
+def bucket_field() -> Any:
+    """The lake bucket; default ENERGY_BUCKET."""
+    return Field(default_factory=_bucket_default, description="Default: ENERGY_BUCKET")

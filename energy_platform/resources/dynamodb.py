@@ -5,17 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from dagster import ConfigurableResource
-from pydantic import Field
 
 from energy_platform.contract import TABLE_KEYS, prefixed
-from energy_platform.resources.clients import aws_client
-from energy_platform.settings import get_settings
+from energy_platform.resources.clients import AwsResource, name_prefix_field
 
 BATCH_WRITE_LIMIT = 25
 BATCH_GET_LIMIT = 100
@@ -62,25 +58,14 @@ def item_to_python(item: Item) -> dict[str, Any]:
     return out
 
 
-def _table_default() -> str:
-    return get_settings().table_prefix
-
-
-def _region_default() -> str:
-    return get_settings().region
-
-
-class DynamoTables(ConfigurableResource):
+class DynamoTables(AwsResource):
     """The platform's tables (`{ENERGY_TABLE_PREFIX}readings`, ...)."""
 
-    table_prefix: str = Field(default_factory=_table_default)
-    region: str = Field(default_factory=_region_default)
+    service = "dynamodb"
+
+    table_prefix: str = name_prefix_field()
     writers: int = 4
     """Concurrent BatchWriteItem callers per write."""
-
-    @cached_property
-    def client(self) -> Any:
-        return aws_client("dynamodb", self.region)
 
     def table_name(self, table: str) -> str:
         return prefixed(self.table_prefix, table)

@@ -6,33 +6,18 @@ import json
 from functools import cached_property
 from typing import Any
 
-from dagster import ConfigurableResource
-from pydantic import Field
-
 from energy_platform.contract import ALERTS_TOPIC, prefixed
-from energy_platform.resources.clients import aws_client
-from energy_platform.settings import get_settings
+from energy_platform.resources.clients import AwsResource, name_prefix_field
 
 SUBJECT_LIMIT = 100
 
 
-def _prefix_default() -> str:
-    return get_settings().table_prefix
-
-
-def _region_default() -> str:
-    return get_settings().region
-
-
-class AlertNotifier(ConfigurableResource):
+class AlertNotifier(AwsResource):
     """Publishes one JSON message per alert to the alerts topic."""
 
-    name_prefix: str = Field(default_factory=_prefix_default)
-    region: str = Field(default_factory=_region_default)
+    service = "sns"
 
-    @cached_property
-    def client(self) -> Any:
-        return aws_client("sns", self.region)
+    name_prefix: str = name_prefix_field()
 
     @cached_property
     def topic_arn(self) -> str:

@@ -8,12 +8,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from dagster import ConfigurableResource
-from pydantic import Field
-
 from energy_platform.contract import DEAD_LETTERS_QUEUE, RAW_EVENTS_QUEUE, prefixed
-from energy_platform.resources.clients import aws_client
-from energy_platform.settings import get_settings
+from energy_platform.resources.clients import AwsResource, name_prefix_field
 
 SQS_BATCH = 10
 
@@ -25,23 +21,12 @@ class Message:
     body: str
 
 
-def _prefix_default() -> str:
-    return get_settings().table_prefix
-
-
-def _region_default() -> str:
-    return get_settings().region
-
-
-class EventQueues(ConfigurableResource):
+class EventQueues(AwsResource):
     """The platform's queues by short name (`raw_events`, `dead_letters`)."""
 
-    name_prefix: str = Field(default_factory=_prefix_default)
-    region: str = Field(default_factory=_region_default)
+    service = "sqs"
 
-    @cached_property
-    def client(self) -> Any:
-        return aws_client("sqs", self.region)
+    name_prefix: str = name_prefix_field()
 
     def url(self, queue: str) -> str:
         return self._urls.setdefault(

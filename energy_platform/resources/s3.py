@@ -6,16 +6,11 @@ import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from dagster import ConfigurableResource
-from pydantic import Field
 
-from energy_platform.resources.clients import aws_client
-from energy_platform.settings import get_settings
+from energy_platform.resources.clients import AwsResource, bucket_field
 
 
 @dataclass(frozen=True)
@@ -28,23 +23,12 @@ class ObjectInfo:
     last_modified: datetime
 
 
-def _bucket_default() -> str:
-    return get_settings().bucket
-
-
-def _region_default() -> str:
-    return get_settings().region
-
-
-class LakeStorage(ConfigurableResource):
+class LakeStorage(AwsResource):
     """Reads and writes objects of the platform's one bucket (`ENERGY_BUCKET`)."""
 
-    bucket: str = Field(default_factory=_bucket_default)
-    region: str = Field(default_factory=_region_default)
+    service = "s3"
 
-    @cached_property
-    def client(self) -> Any:
-        return aws_client("s3", self.region)
+    bucket: str = bucket_field()
 
     def put_bytes(
         self, key: str, body: bytes, content_type: str = "application/octet-stream"
