@@ -518,6 +518,13 @@ def _parse_csv(body: bytes, start: int) -> ParsedFile:
     h = nonblank[0]
     header_text = body[starts[h] : ends[h]].decode("utf-8")
     header = [name.strip() for name in next(csv.reader([header_text]))]
+    repeated = sorted(
+        {name for name in header if header.count(name) > 1 and name in c.INPUT_FIELDS}
+    )
+    if repeated:
+        raise _FileProblem(
+            f"CSV header names {', '.join(repeated)} more than once: which column is meant?"
+        )
     rows = nonblank[1:]
     starts, ends, line_no = starts[rows], ends[rows], line_no[rows]
     if len(rows) == 0:

@@ -164,3 +164,13 @@ def test_csv_header_without_required_columns_still_parses():
 def test_csv_empty_cell_is_null():
     parsed = parse_object("raw/a.csv", b"site_id,county\ns1,\n")
     assert parsed.records.to_pylist()[0][c.COUNTY] is None
+
+
+def test_csv_with_a_repeated_contract_column_is_unparseable_file() -> None:
+    from energy_platform.transforms.parse import parse_object
+
+    body = b"site_id,site_id,timestamp,energy_generated_kwh,energy_consumed_kwh\na,b,2026-01-01T00:00:00Z,1,1\n"
+    parsed = parse_object("raw/dup.csv", body)
+    assert parsed.file_error is not None
+    assert parsed.file_error.reason == "unparseable_file"
+    assert "site_id" in parsed.file_error.detail
