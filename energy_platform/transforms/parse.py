@@ -420,7 +420,7 @@ def _parse_json_document(key: str, text: str) -> ParsedFile:
         kind, records_kind = con.sql(
             "SELECT json_type(d), json_type(d, '$.records') FROM doc"
         ).fetchall()[0]
-    except duckdb.Error:
+    except (duckdb.Error, UnicodeDecodeError):  # DuckDB may hand back bytes it cut mid-character
         kind = None
     if kind is None:
         con.close()
