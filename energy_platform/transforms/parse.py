@@ -517,7 +517,10 @@ def _parse_csv(body: bytes, start: int) -> ParsedFile:
         raise _FileProblem("CSV without a header row")
     h = nonblank[0]
     header_text = body[starts[h] : ends[h]].decode("utf-8")
-    header = [name.strip() for name in next(csv.reader([header_text]))]
+    try:
+        header = [name.strip() for name in next(csv.reader([header_text]))]
+    except csv.Error as e:  # e.g. a bare CR inside the header line
+        raise _FileProblem(f"CSV header is not readable ({e})") from e
     repeated = sorted(
         {name for name in header if header.count(name) > 1 and name in c.INPUT_FIELDS}
     )
