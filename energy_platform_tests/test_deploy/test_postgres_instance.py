@@ -219,12 +219,10 @@ def test_pipeline_run_history_on_the_emulator_is_in_postgres(
         assert materialized[("staged_readings", None)] == len(ingest_ids)
         for key in ("cleaned_readings", "county_5min_aggregates", "site_daily_aggregates"):
             assert materialized[(key, DAY)] == materialized[(key, LATE_DAY)] == 1
-        # Rows without a partition: for a check on a day partition Dagster 1.13 also stores a
-        # PLANNED row per partition, while the evaluation (the checks declare no partitions_def)
-        # is stored without one, so those PLANNED rows are never resolved.
+        # Every planned check resolved: the day checks are partitioned like their assets.
         cur.execute(
             "SELECT check_name, execution_status, count(*) FROM asset_check_executions "
-            "WHERE run_id = ANY(%s) AND partition IS NULL GROUP BY 1, 2",
+            "WHERE run_id = ANY(%s) GROUP BY 1, 2",
             (all_ids,),
         )
         checks = {(name, status): n for name, status, n in cur.fetchall()}
