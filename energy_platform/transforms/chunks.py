@@ -183,7 +183,7 @@ def _shift(parsed: ParsedFile, piece: Piece) -> ParsedFile:
             [lines, rejects.column(c.RAW_RECORD), pa.array(details, pa.string())],
             schema=rejects.schema,
         )
-    return ParsedFile(records=records, rejects=rejects)
+    return ParsedFile(records=records, rejects=rejects, raw_terminated=parsed.raw_terminated)
 
 
 def parse_stream(

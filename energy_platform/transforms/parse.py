@@ -52,11 +52,21 @@ class ParsedFile:
     """Records found in one raw object, lines that are not records, or a whole-file error."""
 
     records: pa.Table = field(default_factory=RECORDS_SCHEMA.empty_table)
-    """source_line, raw (the record's original text), one text column per
-    `contract.INPUT_FIELDS` (null when absent or JSON null)."""
+    """source_line, raw (the record's original text; see `raw_terminated`), one text column
+    per `contract.INPUT_FIELDS` (null when absent or JSON null)."""
     rejects: pa.Table = field(default_factory=REJECTS_SCHEMA.empty_table)
     """source_line, raw, detail: lines that are not records at all."""
     file_error: FileError | None = None
+    raw_terminated: bool = False
+    """True when each `raw` is a zero-copy view of the body that still ends with its line's
+    `\\n` (no record text itself ends with one then): `raw_texts` gives the exact texts."""
+
+    def raw_texts(self, mask: pa.Array | None = None) -> pa.Array:
+        """The records' exact original texts (those where `mask` is true), as strings."""
+        raw = self.records.column(c.RAW_RECORD)
+        return _exact(
+            (raw if mask is None else raw.filter(mask)).combine_chunks(), self.raw_terminated
+        )
 
     @property
     def records_read(self) -> int:
@@ -192,17 +202,26 @@ def _spans(buf: np.ndarray, separators: np.ndarray, start: int) -> tuple[np.ndar
     return starts, ends - cr
 
 
-def _text_array(body: bytes, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
-    """The spans of `body` (sorted, disjoint, terminators excluded) as one Arrow string array.
+def _text_array(
+    body: bytes, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> tuple[pa.Array, bool]:
+    """The spans of `body` (sorted, disjoint, terminators excluded) as one Arrow string array,
+    and whether each text still ends with its `\\n` (`ParsedFile.raw_terminated`).
 
-    Vectorized: the bytes between spans (newlines, CRs, skipped lines) are masked out of the
-    body in one numpy compress, and the offsets are the cumulative span lengths.
+    The usual file (one `\\n` between records, no CR, no blank line) costs no copy: each text
+    runs to the next record's start. Otherwise the bytes between spans (newlines, CRs,
+    skipped lines) are masked out of the body in one numpy compress, and the offsets are the
+    cumulative span lengths.
     """
     n = len(starts)
     if n == 0:
-        return pa.array([], pa.string())
-    if n == 1 or bool(np.all(starts[1:] - ends[:-1] == 1)):
-        return _terminated_text_array(body, starts, ends)
+        return pa.array([], pa.string()), False
+    one_apart = n == 1 or bool(np.all(starts[1:] - ends[:-1] == 1))
+    last = int(ends[-1])
+    # the last text is followed by its `\n`, or runs to the end without a `\n` of its own
+    last_ok = buf[last] == 10 if last < len(buf) else not body.endswith(b"\n")
+    if one_apart and last_ok:
+        return _terminated_text_array(body, starts, ends), True
     lengths = ends - starts
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
@@ -219,6 +238,12 @@ def _text_array(body: bytes, buf: np.ndarray, starts: np.ndarray, ends: np.ndarr
         keep = np.ones(len(buf), dtype=bool)
         keep[gap_index] = False
         data = pa.py_buffer(buf[keep])
+    return _string_array(offsets, data), False
+
+
+def _string_array(offsets: np.ndarray, data: pa.Buffer) -> pa.Array:
+    """Strings over `data` at int64 `offsets` (large_string only past 2 GiB)."""
+    n = len(offsets) - 1
     if offsets[-1] < 2**31:
         return pa.Array.from_buffers(
             pa.string(), n, [None, pa.py_buffer(offsets.astype(np.int32)), data]
@@ -227,24 +252,20 @@ def _text_array(body: bytes, buf: np.ndarray, starts: np.ndarray, ends: np.ndarr
 
 
 def _terminated_text_array(body: bytes, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
-    """`_text_array` when consecutive spans are one byte apart (the usual file: one `\\n`
-    between records, no CR, no blank line): the spans with that byte are a zero-copy view of
-    the body, and Arrow's binary_slice drops the last byte of each in one C++ pass."""
+    """`_text_array` when consecutive spans are one byte apart: each text is a view of the
+    body from its start to the next one's, so it keeps its `\\n` (the last one too, when the
+    body has one after it)."""
     base = int(starts[0])
-    last = int(ends[-1])
-    data = pa.py_buffer(body)[base:]
-    if last == len(body):  # no byte after the last span: give it one to drop
-        data = pa.py_buffer(body[base:] + b"\n")
     offsets = np.empty(len(starts) + 1, dtype=np.int64)
     offsets[:-1] = starts - base
-    offsets[-1] = last + 1 - base
-    large = offsets[-1] >= 2**31
-    kind = pa.large_binary() if large else pa.binary()
-    if not large:
-        offsets = offsets.astype(np.int32)
-    spans = pa.Array.from_buffers(kind, len(starts), [None, pa.py_buffer(offsets), data])
-    texts = pc.binary_slice(spans, 0, -1)
-    return texts.view(pa.large_string() if large else pa.string())
+    offsets[-1] = min(int(ends[-1]) + 1, len(body)) - base
+    return _string_array(offsets, pa.py_buffer(body)[base:])
+
+
+def _exact(texts: pa.Array, terminated: bool) -> pa.Array:
+    """Texts of `_text_array` as exact strings (see `ParsedFile.raw_texts`)."""
+    texts = texts.cast(pa.string())
+    return pc.utf8_rtrim(texts, characters="\n") if terminated else texts
 
 
 def _keep(table: pa.Table, mask: pa.Array) -> pa.Table:
@@ -281,20 +302,22 @@ def _duck() -> duckdb.DuckDBPyConnection:
     return duckdb.connect()
 
 
-_PATHS = ", ".join(f"'$.\"{name}\"'" for name in c.INPUT_FIELDS)
+_AS_TEXT = "{" + ", ".join(f'"{name}": "VARCHAR"' for name in c.INPUT_FIELDS) + "}"
+"""from_json's structure: every contract field as text (a JSON number or object as its JSON)."""
+_ALL_NULL = " AND ".join(f'f."{name}" IS NULL' for name in c.INPUT_FIELDS)
 
 
 def _extract_fields(texts: pa.Array) -> pa.Table:
     """Per JSON text: `ok` (parsed), `is_object`, and one text column per input field."""
     con = _duck()
     con.register("texts", pa.table({"t": texts}))
-    cols = ", ".join(f'f[{i + 1}] AS "{name}"' for i, name in enumerate(c.INPUT_FIELDS))
     out = con.sql(
-        f"SELECT f IS NOT NULL AS ok, {cols} FROM "
-        f"(SELECT try(json_extract_string(t, [{_PATHS}])) AS f FROM texts)"
+        f"SELECT f.*, f IS NOT NULL AS ok, f IS NOT NULL AND {_ALL_NULL} AS all_null "
+        f"FROM (SELECT try(from_json(t, '{_AS_TEXT}')) AS f FROM texts)"
     ).to_arrow_table()
     ok = out.column("ok").combine_chunks()
-    all_null = pc.and_(ok, pc.invert(_any_field(out)))
+    all_null = out.column("all_null").combine_chunks()
+    out = out.drop_columns(["ok", "all_null"])
     is_object = ok
     if pc.any(all_null).as_py():
         # a valid JSON text without any contract field: an empty object or not an object at all
@@ -305,15 +328,7 @@ def _extract_fields(texts: pa.Array) -> pa.Table:
         mask[idx.to_numpy()] = kinds.column("o").to_numpy(zero_copy_only=False)
         is_object = pa.array(mask)
     con.close()
-    return out.drop_columns(["ok"]).append_column("ok", ok).append_column("is_object", is_object)
-
-
-def _any_field(out: pa.Table) -> pa.Array:
-    acc = None
-    for name in c.INPUT_FIELDS:
-        valid = pc.is_valid(out.column(name))
-        acc = valid if acc is None else pc.or_(acc, valid)
-    return acc.combine_chunks() if isinstance(acc, pa.ChunkedArray) else acc
+    return out.append_column("ok", ok).append_column("is_object", is_object)
 
 
 class _Number(str):
@@ -341,7 +356,7 @@ def _parse_json_lines(body: bytes, start: int) -> ParsedFile:
     line_no = np.arange(1, len(starts) + 1, dtype=np.int64)
     keep = ends > starts  # blank lines are not records
     starts, ends, line_no = starts[keep], ends[keep], line_no[keep]
-    texts = _text_array(body, buf, starts, ends)
+    texts, terminated = _text_array(body, buf, starts, ends)
     if len(texts) == 0:
         return ParsedFile()
     fields = _extract_fields(texts)
@@ -354,7 +369,7 @@ def _parse_json_lines(body: bytes, start: int) -> ParsedFile:
     records = _keep(records, good)
     bad_idx = np.flatnonzero(~good.to_numpy(zero_copy_only=False))
     if len(bad_idx) == 0:
-        return ParsedFile(records=records)
+        return ParsedFile(records=records, raw_terminated=terminated)
     # fallback, per line but only for lines DuckDB could not read as an object
     ok = fields.column("ok").to_numpy()
     extra_fields: dict[str, list[str | None]] = {name: [] for name in c.INPUT_FIELDS}
@@ -395,7 +410,11 @@ def _parse_json_lines(body: bytes, start: int) -> ParsedFile:
         )
         records = pa.concat_tables([records, extra.cast(records.schema)])
         records = records.take(pc.sort_indices(records.column(c.SOURCE_LINE)))
-    return ParsedFile(records=records, rejects=_rejects(rej_lines, rej_raw, rej_detail))
+    return ParsedFile(
+        records=records,
+        rejects=_rejects(rej_lines, rej_raw, rej_detail),
+        raw_terminated=terminated,  # the exact texts added here never end with `\n` either
+    )
 
 
 def _json_kind(value: Any) -> str:
@@ -539,7 +558,7 @@ def _parse_csv(body: bytes, start: int) -> ParsedFile:
     # commas in [start, end) of each record: two lookups per record into the sorted commas
     counts = np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1
     wrong = counts != len(header)
-    texts = _text_array(body, buf, starts, ends)
+    texts, terminated = _text_array(body, buf, starts, ends)
     rejects = _empty_rejects()
     if wrong.any():
         w = np.flatnonzero(wrong)
@@ -550,7 +569,7 @@ def _parse_csv(body: bytes, start: int) -> ParsedFile:
         rejects = pa.table(
             [
                 pa.array(line_no[w]),
-                pc.cast(texts.take(pa.array(w)), pa.string()),
+                _exact(texts.take(pa.array(w)), terminated),
                 pa.array(details),
             ],
             schema=REJECTS_SCHEMA,
@@ -561,7 +580,7 @@ def _parse_csv(body: bytes, start: int) -> ParsedFile:
     )
     good_texts = texts if len(good) == len(texts) else texts.take(pa.array(good))
     records = _records(pa.array(line_no[good]), good_texts, fields)
-    return ParsedFile(records=records, rejects=rejects)
+    return ParsedFile(records=records, rejects=rejects, raw_terminated=terminated)
 
 
 def _csv_cells(

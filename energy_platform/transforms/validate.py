@@ -41,18 +41,25 @@ MAX_RECORD_CHARS = 65_536
 """A record longer than this (a 50 MB county, say) is quarantined as unparseable_record: its
 reading could never be served (a DynamoDB item holds at most 400 KB) and would fail its day."""
 
-# One pass: typed values, then the first failing rule and its human detail. `?` = now (epoch s).
+_UNITS = ", ".join(f"'{unit}'" for unit in c.UNIT_FACTORS)
+_BLANKS = "' ', E'\\t', E'\\r', E'\\n'"
+"""What a county is trimmed of; the cheap first/last character test skips trim() otherwise."""
+
+# One pass: typed values, then the first failing rule and its human detail. $now: epoch
+# seconds; $terminated: `ParsedFile.raw_terminated`.
 _VALIDATE_SQL = f"""
 WITH base AS (
     SELECT
         site_id, "timestamp" AS ts_text, county, device_id,
-        length("{c.RAW_RECORD}") AS raw_chars,
+        CASE WHEN strlen("{c.RAW_RECORD}") > {MAX_RECORD_CHARS} THEN length(CASE WHEN $terminated
+            THEN rtrim("{c.RAW_RECORD}", E'\\n') ELSE "{c.RAW_RECORD}" END) END AS raw_chars,
         energy_generated_kwh AS gen_text, energy_consumed_kwh AS con_text,
-        nullif(trim(unit), '') AS unit_text,
+        CASE WHEN unit IN ({_UNITS}) THEN unit ELSE nullif(trim(unit), '') END AS unit_text,
         nullif(trim(anomaly_score), '') AS score_text,
-        TRY_CAST(trim("timestamp") AS DOUBLE) AS ts_epoch,
-        TRY_CAST(trim(energy_generated_kwh) AS DOUBLE) AS gen_value,
-        TRY_CAST(trim(energy_consumed_kwh) AS DOUBLE) AS con_value,
+        CASE WHEN NOT contains("timestamp", ':')
+            THEN TRY_CAST("timestamp" AS DOUBLE) END AS ts_epoch,
+        TRY_CAST(energy_generated_kwh AS DOUBLE) AS gen_value,
+        TRY_CAST(energy_consumed_kwh AS DOUBLE) AS con_value,
         TRY_CAST(nullif(trim(anomaly_score), '') AS DOUBLE) AS score_value,
         floor(CASE WHEN ts_epoch > {c.EPOCH_MS_THRESHOLD} THEN ts_epoch / 1000
             ELSE ts_epoch END) AS ts_seconds
@@ -61,7 +68,7 @@ WITH base AS (
     SELECT *,
         CASE
             WHEN ts_epoch IS NULL THEN
-                date_trunc('second', TRY_CAST(trim(ts_text) AS TIMESTAMPTZ))
+                date_trunc('second', TRY_CAST(ts_text AS TIMESTAMPTZ))
             WHEN ts_seconds BETWEEN {_MIN_EPOCH_S} AND {_MAX_EPOCH_S}
                 THEN to_timestamp(ts_seconds)
         END AS ts_value
@@ -76,12 +83,12 @@ WITH base AS (
                 THEN '{c.Reason.BAD_SITE_ID}'
             WHEN ts_value IS NULL OR epoch(ts_value) < {FIRST_DAY_EPOCH_S}
                 THEN '{c.Reason.BAD_TIMESTAMP}'
-            WHEN epoch(ts_value) > ? + {c.FUTURE_TOLERANCE_HOURS * 3600}
+            WHEN epoch(ts_value) > $now + {c.FUTURE_TOLERANCE_HOURS * 3600}
                 THEN '{c.Reason.TIMESTAMP_IN_FUTURE}'
             WHEN gen_value IS NULL OR NOT isfinite(gen_value)
                 OR con_value IS NULL OR NOT isfinite(con_value)
                 THEN '{c.Reason.BAD_NUMBER}'
-            WHEN unit_text IS NOT NULL AND unit_text NOT IN ('kWh', 'Wh', 'MWh')
+            WHEN unit_text IS NOT NULL AND unit_text NOT IN ({_UNITS})
                 THEN '{c.Reason.UNKNOWN_UNIT}'
             WHEN score_text IS NOT NULL
                 AND (score_value IS NULL OR NOT (score_value BETWEEN 0 AND 1))
@@ -109,7 +116,7 @@ SELECT
         WHEN '{c.Reason.TIMESTAMP_IN_FUTURE}' THEN
             '{c.TIMESTAMP} is "' || left(ts_text, {_DETAIL_VALUE_CHARS})
             || '", more than {c.FUTURE_TOLERANCE_HOURS} h after processing time '
-            || strftime(to_timestamp(?), '{c.TS_FORMAT}')
+            || strftime(to_timestamp($now), '{c.TS_FORMAT}')
         WHEN '{c.Reason.BAD_NUMBER}' THEN
             CASE WHEN gen_value IS NULL OR NOT isfinite(gen_value)
                 THEN '{c.GENERATED} is "' || left(gen_text, {_DETAIL_VALUE_CHARS})
@@ -124,7 +131,8 @@ SELECT
     END AS detail,
     site_id,
     ts_value AS ts,
-    coalesce(nullif(trim(county, E' \\t\\r\\n'), ''), '{c.UNKNOWN_COUNTY}') AS county,
+    coalesce(nullif(CASE WHEN county[1] IN ({_BLANKS}) OR county[-1] IN ({_BLANKS})
+        THEN trim(county, E' \\t\\r\\n') ELSE county END, ''), '{c.UNKNOWN_COUNTY}') AS county,
     gen_value * factor AS gen_kwh,
     con_value * factor AS con_kwh,
     device_id,
@@ -186,7 +194,8 @@ def validate_records(
     con = duckdb.connect()
     con.sql("SET TimeZone = 'UTC'")
     con.register("records", records)
-    judged = con.sql(_VALIDATE_SQL, params=[now_s, now_s]).to_arrow_table()
+    params = {"now": now_s, "terminated": parsed.raw_terminated}
+    judged = con.sql(_VALIDATE_SQL, params=params).to_arrow_table()
     con.close()
 
     bad = pc.is_valid(judged.column("reason")).combine_chunks()
@@ -204,7 +213,7 @@ def validate_records(
                     records.column(c.SOURCE_LINE).filter(bad),
                     judged.column("reason").filter(bad),
                     judged.column("detail").filter(bad),
-                    records.column(c.RAW_RECORD).filter(bad).cast(pa.string()),
+                    parsed.raw_texts(bad),
                 ],
                 schema=QUARANTINE_SCHEMA,
             )

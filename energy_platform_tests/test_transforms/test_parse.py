@@ -23,7 +23,7 @@ def test_jsonl_fields_are_text_and_lines_are_one_based():
 def test_jsonl_raw_is_the_line_without_its_terminator():
     line = json.dumps(record())
     parsed = parse_object("raw/a.ndjson", (line + "\r\n").encode())
-    assert parsed.records.column(c.RAW_RECORD).to_pylist() == [line]
+    assert parsed.raw_texts().to_pylist() == [line]
 
 
 def test_blank_lines_are_not_records():
@@ -130,7 +130,7 @@ def test_csv_lines_count_the_header_as_line_one():
     body = b"site_id,timestamp,energy_generated_kwh,energy_consumed_kwh\ns1,t,1,2\ns2,t,3,4\n"
     parsed = parse_object("raw/a.csv", body)
     assert parsed.records.column(c.SOURCE_LINE).to_pylist() == [2, 3]
-    assert parsed.records.column(c.RAW_RECORD).to_pylist() == ["s1,t,1,2", "s2,t,3,4"]
+    assert parsed.raw_texts().to_pylist() == ["s1,t,1,2", "s2,t,3,4"]
 
 
 def test_csv_with_bom():
