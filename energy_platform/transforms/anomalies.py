@@ -1,13 +1,12 @@
 """Anomaly rules over one UTC day of de-duplicated readings (see docs/ANOMALIES.md).
 
 Every rule is vectorized over all sites at once: readings are sorted by (site_id, ts), each
-row knows the first and last row of its site, and windows are gathered with numpy indexing
-clipped to the site's rows. A day's result depends only on that day's readings.
+site is a run of rows, and a window column is the values shifted by an offset, clipped to
+the site's rows. A day's result depends only on that day's readings.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,52 +60,153 @@ def _ordered(readings: pd.DataFrame) -> pd.DataFrame:
 
 
 def _site_bounds(site_ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """For rows sorted by site: index of the first and of the last row of each row's site."""
-    n = len(site_ids)
-    starts = key_starts(pa.table({"s": pa.array(site_ids, from_pandas=True)}))
-    first = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
-    ends = np.empty(n, dtype=bool)
-    ends[:-1] = starts[1:]
-    ends[-1] = True
-    last = np.minimum.accumulate(np.where(ends, np.arange(n), n - 1)[::-1])[::-1]
-    return first, last
+    """For rows sorted by site: start and end (exclusive) row of each site, in row order."""
+    if len(site_ids) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(key_starts(pa.table({"s": pa.array(site_ids, from_pandas=True)})))
+    return starts, np.append(starts[1:], len(site_ids))
+
+
+def _sorted_site_runs(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+    """Start and end (exclusive) row of each site when `df` is sorted by (site_id, ts) and has
+    no null key, else None. One run-end encoding of the ids finds the sites; they are sorted
+    when the runs' ids strictly increase (byte order, as Arrow) and ts only falls where a
+    site begins."""
+    ts = df[c.TS].array
+    if not isinstance(ts, pd.arrays.DatetimeArray) or ts.isna().any():
+        return None
+    site = pa.array(df[c.SITE_ID], from_pandas=True)
+    if isinstance(site, pa.ChunkedArray):
+        site = site.chunk(0) if site.num_chunks == 1 else site.combine_chunks()
+    if site.null_count or len(site) == 0 or site.type not in (pa.string(), pa.large_string()):
+        return None
+    runs = pc.run_end_encode(site)
+    ids, m = runs.values, len(runs.values)
+    if m > 1 and pc.any(pc.less_equal(ids.slice(1), ids.slice(0, m - 1))).as_py():
+        return None
+    ends = runs.run_ends.to_numpy().astype(np.int64)
+    starts = np.concatenate([[0], ends[:-1]])
+    seconds = ts.asi8
+    falls = np.flatnonzero(seconds[1:] < seconds[:-1]) + 1
+    if not np.isin(falls, starts, assume_unique=True).all():
+        return None
+    return starts, ends
 
 
 def hampel_spikes(
-    values: np.ndarray, first: np.ndarray, last: np.ndarray, params: AnomalyParams
+    values: np.ndarray, starts: np.ndarray, ends: np.ndarray, params: AnomalyParams
 ) -> np.ndarray:
     """True where a value is far from its site's centered rolling median (Hampel filter).
 
-    The window is clipped at the site's first and last reading (edge values repeat), so a
-    day's first and last readings are judged conservatively.
+    `starts`/`ends` (exclusive) bound each site's rows. The window is clipped at the site's
+    first and last reading (edge values repeat), so a day's first and last readings are
+    judged conservatively. The usual 7-wide window of finite values goes through a sorting
+    network block by block (cache-sized arrays); other windows sort (n, 2h+1) rows.
     """
     n = len(values)
     h = params.spike_half_window
+    sizes = ends - starts
+    spike = np.repeat(sizes >= params.spike_min_site_readings, sizes)
     if n == 0:
-        return np.zeros(0, dtype=bool)
-    window = _windows(values, first, last, h)
-    median, mad = _median_and_mad(window, h)
-    deviation = np.abs(values - median)
-    threshold = np.maximum.reduce(
-        [
-            params.spike_mad_k * MAD_TO_SIGMA * mad,
-            np.full(n, params.spike_min_abs_kwh),
-            params.spike_min_rel * np.abs(median),
-        ]
-    )
-    enough = (last - first + 1) >= params.spike_min_site_readings
-    return enough & (deviation > threshold)
-
-
-def _windows(values: np.ndarray, first: np.ndarray, last: np.ndarray, h: int) -> np.ndarray:
-    """(n, 2h+1): each row's centered window, indices clipped to its site's rows; gathered one
-    offset (column) at a time, so no (n, 2h+1) index array is built."""
-    n = len(values)
-    rows = np.arange(n)
+        return spike
+    if h == 3 and np.isfinite(values.min()) and np.isfinite(values.max()):
+        edges = [_edge_fixes(values, k, starts, ends) for k in range(-h, h + 1)]
+        buffers = [np.empty(min(n, _BLOCK)) for _ in range(2 * h + 1)]
+        for a in range(0, n, _BLOCK):
+            b = min(a + _BLOCK, n)
+            cols = [
+                _shifted(values, k, a, b, edge, out[: b - a])
+                for k, edge, out in zip(range(-h, h + 1), edges, buffers, strict=True)
+            ]
+            median, mad = _median_and_mad_7(cols)
+            spike[a:b] &= _far(values[a:b], median, mad, params)
+        return spike
     window = np.empty((n, 2 * h + 1), dtype=values.dtype)
     for k in range(-h, h + 1):
-        window[:, k + h] = values[np.clip(rows + k, first, last)]
-    return window
+        _shifted(values, k, 0, n, _edge_fixes(values, k, starts, ends), window[:, k + h])
+    spike &= _far(values, *_median_and_mad(window, h), params)
+    return spike
+
+
+_BLOCK = 1 << 16
+"""Rows per block of the sorting network: its 8 arrays stay in the CPU caches."""
+
+
+def _far(
+    values: np.ndarray, median: np.ndarray, mad: np.ndarray, params: AnomalyParams
+) -> np.ndarray:
+    """|value - median| above all of k * 1.4826 * MAD, the minimum and the relative margin.
+    `median` and `mad` are overwritten."""
+    threshold = np.multiply(mad, params.spike_mad_k * MAD_TO_SIGMA, out=mad)
+    np.maximum(threshold, params.spike_min_abs_kwh, out=threshold)
+    deviation = np.subtract(values, median)
+    np.abs(deviation, out=deviation)
+    np.abs(median, out=median)
+    np.maximum(threshold, np.multiply(median, params.spike_min_rel, out=median), out=threshold)
+    return deviation > threshold
+
+
+def _edge_fixes(
+    values: np.ndarray, k: int, starts: np.ndarray, ends: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ascending rows i whose i + k leaves i's site, and the site's edge value each gets."""
+    if k >= 0:
+        edge, rows = ends - 1, ends[:, None] - k + np.arange(k)  # each site's last k rows
+        keep = rows >= starts[:, None]
+    else:
+        edge, rows = starts, starts[:, None] + np.arange(-k)  # each site's first -k rows
+        keep = rows < ends[:, None]
+    return rows[keep], np.broadcast_to(values[edge][:, None], rows.shape)[keep]
+
+
+def _shifted(
+    values: np.ndarray,
+    k: int,
+    a: int,
+    b: int,
+    edge: tuple[np.ndarray, np.ndarray],
+    out: np.ndarray,
+) -> np.ndarray:
+    """Rows a..b-1 of the window column at offset k: values[i + k], the index clipped to
+    the rows of i's site (`edge` = `_edge_fixes(values, k, ...)`)."""
+    lo = max(a + k, 0)
+    hi = max(min(b + k, len(values)), lo)
+    out[lo - a - k : hi - a - k] = values[lo:hi]
+    rows, fixed = edge
+    i, j = np.searchsorted(rows, (a, b))
+    out[rows[i:j] - a] = fixed[i:j]
+    return out
+
+
+_SORT_7 = ((0, 6), (2, 3), (4, 5), (0, 2), (1, 4), (3, 6), (0, 1), (2, 5), (3, 4))
+_SORT_7 += ((1, 2), (4, 6), (2, 3), (4, 5), (1, 2), (3, 4), (5, 6))
+"""An optimal 16-comparator sorting network for 7 values."""
+
+
+def _median_and_mad_7(cols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: median and MAD of 7 finite columns, equal to `_median_and_mad`'s.
+
+    A sorting network of element-wise min/max sorts the columns s0 <= ... <= s6 in place;
+    s3 is the median. The deviations s3 - s2 <= s3 - s1 <= s3 - s0 and s4 - s3 <= s5 - s3 <=
+    s6 - s3 are two sorted lists (plus the median's own 0), so the MAD, their 3rd smallest,
+    is min(s6 - s3, max(s3 - s2, s5 - s3), max(s3 - s1, s4 - s3), s3 - s0). `cols` is reused.
+    """
+    s = list(cols)
+    spare = np.empty_like(s[0])
+    for i, j in _SORT_7:
+        np.minimum(s[i], s[j], out=spare)
+        np.maximum(s[i], s[j], out=s[j])
+        s[i], spare = spare, s[i]
+    median = s[3]
+    for i in (0, 1, 2):
+        np.subtract(median, s[i], out=s[i])
+    for i in (4, 5, 6):
+        np.subtract(s[i], median, out=s[i])
+    mad = s[6]
+    np.minimum(mad, np.maximum(s[2], s[5], out=s[5]), out=mad)
+    np.minimum(mad, np.maximum(s[1], s[4], out=s[4]), out=mad)
+    np.minimum(mad, s[0], out=mad)
+    return median, mad
 
 
 def _median_and_mad(window: np.ndarray, h: int) -> tuple[np.ndarray, np.ndarray]:
@@ -144,8 +244,13 @@ def stuck_runs(values: np.ndarray, site_starts: np.ndarray, min_run: int) -> np.
     return (run_length >= min_run) & (values != 0) & np.isfinite(values)
 
 
-def _fmt(values: pd.Series) -> pd.Series:
-    return values.map("{:.6g}".format)
+_FORMAT = np.frompyfunc("{:.6g}".format, 1, 1)
+
+
+def _fmt(values: np.ndarray) -> np.ndarray:
+    """'{:.6g}' text of each value (object array); each distinct bit pattern formatted once."""
+    codes, uniques = pd.factorize(values.view(np.int64))
+    return _FORMAT(uniques.view(np.float64)).take(codes)
 
 
 def detect_anomalies(
@@ -156,111 +261,123 @@ def detect_anomalies(
     Input: de-duplicated readings of one UTC day (STAGED_READINGS or READINGS columns).
     Both outputs are sorted: readings by (site_id, ts), anomalies by (site_id, ts, type).
     """
-    df = _ordered(readings)
+    df = readings.reset_index(drop=True)
+    runs = _sorted_site_runs(df)
+    if runs is None:
+        df = _ordered(df)
+        runs = _sorted_site_runs(df)
+    keyed = runs is not None  # no null key: anomalies can be ordered by integer keys
+    starts, ends = runs if keyed else _site_bounds(df[c.SITE_ID])
     gen = df[c.GENERATED].to_numpy(dtype=float)
     cons = df[c.CONSUMED].to_numpy(dtype=float)
     score = df[c.ANOMALY_SCORE].to_numpy(dtype=float, na_value=np.nan)
     n = len(df)
-    if n:
-        first, last = _site_bounds(df[c.SITE_ID])
-        site_starts = first == np.arange(n)
-    else:
-        first = last = np.zeros(0, dtype=np.int64)
-        site_starts = np.zeros(0, dtype=bool)
+    site_starts = np.zeros(n, dtype=bool)
+    site_starts[starts] = True
 
-    gen_spike = hampel_spikes(gen, first, last, params)
-    cons_spike = hampel_spikes(cons, first, last, params)
+    gen_spike = hampel_spikes(gen, starts, ends, params)
+    cons_spike = hampel_spikes(cons, starts, ends, params)
     gen_stuck = stuck_runs(gen, site_starts, params.stuck_min_run)
     cons_stuck = stuck_runs(cons, site_starts, params.stuck_min_run)
     limit = params.out_of_range_kwh
-
-    rules: list[tuple[str, np.ndarray, Callable[[pd.DataFrame, np.ndarray], pd.Series]]] = [
-        (
-            c.AnomalyType.NEGATIVE_VALUE,
-            (gen < 0) | (cons < 0),
-            lambda s, m: _which(s, m, gen < 0, cons < 0, "{} = {} < 0"),
-        ),
-        (
-            c.AnomalyType.DEVICE_FLAGGED,
-            np.nan_to_num(score, nan=-1.0) > params.device_flag_threshold,
-            lambda s, m: (
-                f"{c.ANOMALY_SCORE} = "
-                + _fmt(s[c.ANOMALY_SCORE])
-                + f" > {params.device_flag_threshold:g}"
-            ),
-        ),
-        (
-            c.AnomalyType.OUT_OF_RANGE,
-            (gen > limit) | (cons > limit),
-            lambda s, m: _which(s, m, gen > limit, cons > limit, "{} = {} > " + f"{limit:g}"),
-        ),
+    flag = params.device_flag_threshold
+    flagged = score > flag if flag >= -1.0 else np.nan_to_num(score, nan=-1.0) > flag
+    window = 2 * params.spike_half_window + 1
+    rules = [
+        (c.AnomalyType.NEGATIVE_VALUE, gen < 0, cons < 0, "{} = {} < 0"),
+        (c.AnomalyType.DEVICE_FLAGGED, flagged, None, "{} = {} > " + f"{flag:g}"),
+        (c.AnomalyType.OUT_OF_RANGE, gen > limit, cons > limit, "{} = {} > " + f"{limit:g}"),
         (
             c.AnomalyType.SPIKE,
-            gen_spike | cons_spike,
-            lambda s, m: _which(
-                s,
-                m,
-                gen_spike,
-                cons_spike,
-                "{} = {}, far from the site's median of the "
-                + f"{2 * params.spike_half_window + 1} readings around it",
-            ),
+            gen_spike,
+            cons_spike,
+            "{} = {}, far from the site's median of the " + f"{window} readings around it",
         ),
         (
             c.AnomalyType.STUCK_SENSOR,
-            gen_stuck | cons_stuck,
-            lambda s, m: _which(
-                s,
-                m,
-                gen_stuck,
-                cons_stuck,
-                "{} = {} repeated for " + f">= {params.stuck_min_run} consecutive readings",
-            ),
+            gen_stuck,
+            cons_stuck,
+            "{} = {} repeated for " + f">= {params.stuck_min_run} consecutive readings",
         ),
     ]
     is_anomaly = np.zeros(n, dtype=bool)
-    parts = []
-    for anomaly_type, mask, describe in rules:
+    rows, types, details = [], [], []
+    for anomaly_type, on_gen, on_cons, template in rules:
+        mask = on_gen if on_cons is None else on_gen | on_cons
         is_anomaly |= mask
-        if mask.any():
-            sub = df.loc[mask, [c.SITE_ID, c.TS, c.COUNTY, c.GENERATED, c.CONSUMED, c.NET]]
-            sub = sub.assign(
-                **{c.ANOMALY_TYPE: anomaly_type, c.DETAIL: describe(df.loc[mask], mask)}
-            )
-            parts.append(sub)
+        hit = np.flatnonzero(mask)
+        if len(hit):
+            rows.append(hit)
+            types.append(np.full(len(hit), anomaly_type, dtype=object))
+            if on_cons is None:
+                details.append(_filled(template, c.ANOMALY_SCORE, score[hit]))
+            else:
+                details.append(_which(hit, gen, cons, on_gen[hit], on_cons[hit], template))
 
-    out = df.copy()
-    out[c.IS_ANOMALY] = is_anomaly
-    out = out[schemas.READINGS.names]
-    return out, _anomaly_frame(parts)
+    out = df.assign(**{c.IS_ANOMALY: is_anomaly})[schemas.READINGS.names]  # no deep copy
+    if not rows:
+        return out, schemas.ANOMALIES.empty_table().to_pandas()
+    order = None
+    if keyed:  # (site, ts, type), ties in rule order: as the stable sort of the general path
+        row = np.concatenate(rows)
+        rank = {t: i for i, t in enumerate(sorted(r[0] for r in rules))}
+        type_rank = np.concatenate([np.full(len(t), rank[t[0]]) for t in types])
+        site = np.searchsorted(starts, row, side="right")
+        order = np.lexsort((type_rank, df[c.TS].array.asi8[row], site))
+    return out, _anomaly_frame(df, rows, types, details, order)
+
+
+def _filled(template: str, name: str, values: np.ndarray) -> np.ndarray:
+    left, right = template.format(name, "\0").split("\0")
+    return left + _fmt(values) + right
 
 
 def _which(
-    sub: pd.DataFrame, mask: np.ndarray, on_gen: np.ndarray, on_cons: np.ndarray, template: str
-) -> pd.Series:
+    rows: np.ndarray,
+    gen: np.ndarray,
+    cons: np.ndarray,
+    g_hit: np.ndarray,
+    c_hit: np.ndarray,
+    template: str,
+) -> np.ndarray:
     """Detail naming the value(s) that broke the rule: generated first, then consumed."""
-    gen_text = template.format(c.GENERATED, "\0")
-    cons_text = template.format(c.CONSUMED, "\0")
-    g_hit, c_hit = on_gen[mask], on_cons[mask]
-    left = gen_text.split("\0")
-    right = cons_text.split("\0")
-    gen_part = left[0] + _fmt(sub[c.GENERATED]) + left[1]
-    cons_part = right[0] + _fmt(sub[c.CONSUMED]) + right[1]
+    gen_part = _filled(template, c.GENERATED, gen[rows])
+    cons_part = _filled(template, c.CONSUMED, cons[rows])
     both = gen_part + "; " + cons_part
-    return pd.Series(
-        np.where(g_hit & c_hit, both, np.where(g_hit, gen_part, cons_part)), index=sub.index
-    )
+    return np.where(g_hit & c_hit, both, np.where(g_hit, gen_part, cons_part))
 
 
-def _anomaly_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    if not parts:
-        table = schemas.ANOMALIES.empty_table()
-        return table.to_pandas()
-    frame = pd.concat(parts, ignore_index=True)
-    ts = pa.array(frame[c.TS], from_pandas=True)
-    ts_text = pc.strftime(ts.cast(schemas.UTC_SECONDS), format=c.TS_FORMAT)
-    frame[c.TS_TYPE] = (
-        pd.Series(ts_text.to_numpy(zero_copy_only=False)) + "#" + frame[c.ANOMALY_TYPE].to_numpy()
+def _anomaly_frame(
+    df: pd.DataFrame,
+    rows: list[np.ndarray],
+    types: list[np.ndarray],
+    details: list[np.ndarray],
+    order: np.ndarray | None,
+) -> pd.DataFrame:
+    """One row per (reading, type), sorted by (site_id, ts, type): by `order` of the
+    concatenated rows when given, else by a stable sort of the frame."""
+    row, kind, detail = np.concatenate(rows), np.concatenate(types), np.concatenate(details)
+    if order is not None:
+        row, kind, detail = row[order], kind[order], detail[order]
+    frame = df[[c.SITE_ID, c.TS, c.COUNTY, c.GENERATED, c.CONSUMED, c.NET]].take(row)
+    frame = frame.reset_index(drop=True)
+    frame[c.ANOMALY_TYPE] = kind
+    frame[c.DETAIL] = detail
+    if order is None:
+        frame = frame.sort_values([c.SITE_ID, c.TS, c.ANOMALY_TYPE], kind="stable")
+        frame = frame.reset_index(drop=True)
+    frame[c.TS_TYPE] = _ts_type(frame[c.TS], frame[c.ANOMALY_TYPE])
+    return frame[schemas.ANOMALIES.names]
+
+
+def _ts_type(ts: pd.Series, types: pd.Series) -> np.ndarray:
+    """`YYYY-MM-DDTHH:MM:SSZ#type` per row; each distinct (ts, type) is formatted once."""
+    ts_code, _ = pd.factorize(ts, use_na_sentinel=False)
+    type_code, type_names = pd.factorize(types, use_na_sentinel=False)
+    pair, _ = pd.factorize(ts_code.astype(np.int64) * len(type_names) + type_code)
+    _, first = np.unique(pair, return_index=True)
+    text = pc.strftime(
+        pa.array(ts.iloc[first], from_pandas=True).cast(schemas.UTC_SECONDS), format=c.TS_FORMAT
     )
-    frame = frame.sort_values([c.SITE_ID, c.TS, c.ANOMALY_TYPE], kind="stable")
-    return frame[schemas.ANOMALIES.names].reset_index(drop=True)
+    joined = pd.Series(text.to_numpy(zero_copy_only=False)) + "#" + types.iloc[first].to_numpy()
+    return joined.to_numpy()[pair]
