@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from energy_platform import contract as c
+from energy_platform.transforms.duck import connection
 
 BOM = b"\xef\xbb\xbf"
 _CHUNK = 1 << 22
@@ -298,10 +299,6 @@ def _records(source_line: pa.Array, raw: pa.Array, fields: dict[str, pa.Array]) 
 # --- JSON ------------------------------------------------------------------------------------
 
 
-def _duck() -> duckdb.DuckDBPyConnection:
-    return duckdb.connect()
-
-
 _AS_TEXT = "{" + ", ".join(f'"{name}": "VARCHAR"' for name in c.INPUT_FIELDS) + "}"
 """from_json's structure: every contract field as text (a JSON number or object as its JSON)."""
 _ALL_NULL = " AND ".join(f'f."{name}" IS NULL' for name in c.INPUT_FIELDS)
@@ -309,7 +306,7 @@ _ALL_NULL = " AND ".join(f'f."{name}" IS NULL' for name in c.INPUT_FIELDS)
 
 def _extract_fields(texts: pa.Array) -> pa.Table:
     """Per JSON text: `ok` (parsed), `is_object`, and one text column per input field."""
-    con = _duck()
+    con = connection()
     con.register("texts", pa.table({"t": texts}))
     out = con.sql(
         f"SELECT f.*, f IS NOT NULL AS ok, f IS NOT NULL AND {_ALL_NULL} AS all_null "
@@ -433,7 +430,7 @@ def _parse_json_document(key: str, text: str) -> ParsedFile:
     """A JSON array of records, or an object with a `records` array (source_line = index)."""
     if not text.strip():
         raise _FileProblem("no JSON document (only whitespace)")
-    con = _duck()
+    con = connection()
     con.register("doc", pa.table({"d": pa.array([text], pa.large_string())}))
     try:
         kind, records_kind = con.sql(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
 
 from energy_platform import schemas
+from energy_platform.transforms.duck import connection
 from energy_platform.transforms.validate import QUARANTINE_SCHEMA
 
 
@@ -19,7 +19,7 @@ def quarantine_jsonl(quarantined: pd.DataFrame) -> bytes:
     table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
     table = table.cast(QUARANTINE_SCHEMA)
     table = table.append_column("row_number", pa.array(range(table.num_rows), pa.int64()))
-    con = duckdb.connect()
+    con = connection()
     con.register("quarantined", table)
     fields = ", ".join(f"'{name}': \"{name}\"" for name in schemas.QUARANTINE_FIELDS)
     (text,) = con.sql(

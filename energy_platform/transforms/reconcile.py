@@ -5,13 +5,13 @@ The asset checks compare aggregate.py's output with this; the two share no code.
 
 from __future__ import annotations
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from energy_platform import contract as c
 from energy_platform import schemas
+from energy_platform.transforms.duck import connection
 from energy_platform.transforms.frames import to_frame
 
 _COUNTY_5MIN_SQL = f"""
@@ -61,8 +61,7 @@ def recompute_aggregates_sql(
         frame = readings[needed].copy()
         frame[c.TS] = pd.to_datetime(frame[c.TS], utc=True)
         readings = pa.Table.from_pandas(frame, preserve_index=False)
-    con = duckdb.connect()
-    con.sql("SET TimeZone = 'UTC'")
+    con = connection()
     con.register("readings", readings)
     county = _conform(con.sql(_COUNTY_5MIN_SQL).to_arrow_table(), schemas.COUNTY_5MIN)
     daily = _conform(con.sql(_SITE_DAILY_SQL).to_arrow_table(), schemas.SITE_DAILY)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -17,6 +16,7 @@ import pyarrow.compute as pc
 
 from energy_platform import contract as c
 from energy_platform import schemas
+from energy_platform.transforms.duck import connection
 from energy_platform.transforms.frames import to_frame
 from energy_platform.transforms.parse import ParsedFile
 
@@ -42,12 +42,12 @@ MAX_RECORD_CHARS = 65_536
 reading could never be served (a DynamoDB item holds at most 400 KB) and would fail its day."""
 
 _UNITS = ", ".join(f"'{unit}'" for unit in c.UNIT_FACTORS)
-_BLANKS = "' ', E'\\t', E'\\r', E'\\n'"
-"""What a county is trimmed of; the cheap first/last character test skips trim() otherwise."""
+_COUNTY_BLANKS = " \t\r\n"
+"""What a county is trimmed of."""
 
-# One pass: typed values, then the first failing rule and its human detail. $now: epoch
+# Typed values, then the first failing rule (`judged`) of each row of `records`. $now: epoch
 # seconds; $terminated: `ParsedFile.raw_terminated`.
-_VALIDATE_SQL = f"""
+_JUDGED = f"""
 WITH base AS (
     SELECT
         site_id, "timestamp" AS ts_text, county, device_id,
@@ -68,10 +68,12 @@ WITH base AS (
     SELECT *,
         CASE
             WHEN ts_epoch IS NULL THEN
-                date_trunc('second', TRY_CAST(ts_text AS TIMESTAMPTZ))
+                epoch_us(TRY_CAST(ts_text AS TIMESTAMPTZ))
             WHEN ts_seconds BETWEEN {_MIN_EPOCH_S} AND {_MAX_EPOCH_S}
-                THEN to_timestamp(ts_seconds)
-        END AS ts_value
+                THEN CAST(ts_seconds AS BIGINT) * 1000000
+        END AS ts_us,
+        -- whole seconds, floored (integer arithmetic: exact where a double is not)
+        (ts_us - (ts_us % 1000000 + 1000000) % 1000000) // 1000000 AS ts_s
     FROM base
 ), judged AS (
     SELECT *,
@@ -81,9 +83,9 @@ WITH base AS (
                 THEN '{c.Reason.MISSING_FIELD}'
             WHEN NOT regexp_full_match(site_id, '{c.SITE_ID_PATTERN[1:-1]}')
                 THEN '{c.Reason.BAD_SITE_ID}'
-            WHEN ts_value IS NULL OR epoch(ts_value) < {FIRST_DAY_EPOCH_S}
+            WHEN ts_s IS NULL OR ts_s < {FIRST_DAY_EPOCH_S}
                 THEN '{c.Reason.BAD_TIMESTAMP}'
-            WHEN epoch(ts_value) > $now + {c.FUTURE_TOLERANCE_HOURS * 3600}
+            WHEN ts_s > $now + {c.FUTURE_TOLERANCE_HOURS * 3600}
                 THEN '{c.Reason.TIMESTAMP_IN_FUTURE}'
             WHEN gen_value IS NULL OR NOT isfinite(gen_value)
                 OR con_value IS NULL OR NOT isfinite(con_value)
@@ -96,8 +98,29 @@ WITH base AS (
         END AS reason
     FROM typed
 )
+"""
+
+# Every row: its reason (null = clean) and typed values in kWh.
+_JUDGE_SQL = f"""{_JUDGED}
 SELECT
     reason,
+    site_id,
+    ts_s AS ts,
+    county,
+    gen_value * factor AS gen_kwh,
+    con_value * factor AS con_kwh,
+    device_id,
+    score_value
+FROM (
+    SELECT *, CASE unit_text WHEN 'Wh' THEN {c.UNIT_FACTORS["Wh"]}
+        WHEN 'MWh' THEN {c.UNIT_FACTORS["MWh"]} ELSE 1.0 END AS factor
+    FROM judged
+)
+"""
+
+# The human detail of each rejected row (run on those rows only).
+_DETAIL_SQL = f"""{_JUDGED}
+SELECT
     CASE reason
         WHEN '{c.Reason.UNPARSEABLE_RECORD}' THEN 'record of ' || raw_chars
             || ' characters, over the limit of {MAX_RECORD_CHARS} for one reading'
@@ -111,7 +134,7 @@ SELECT
             || '", not 1-64 characters of A-Z a-z 0-9 _ . : -'
         WHEN '{c.Reason.BAD_TIMESTAMP}' THEN
             '{c.TIMESTAMP} is "' || left(ts_text, {_DETAIL_VALUE_CHARS}) || CASE
-                WHEN ts_value IS NULL THEN '", not ISO-8601 or epoch seconds/milliseconds'
+                WHEN ts_s IS NULL THEN '", not ISO-8601 or epoch seconds/milliseconds'
                 ELSE '", before 2000-01-01, the first day partition' END
         WHEN '{c.Reason.TIMESTAMP_IN_FUTURE}' THEN
             '{c.TIMESTAMP} is "' || left(ts_text, {_DETAIL_VALUE_CHARS})
@@ -128,20 +151,8 @@ SELECT
         WHEN '{c.Reason.BAD_ANOMALY_SCORE}' THEN
             '{c.ANOMALY_SCORE} is "' || left(score_text, {_DETAIL_VALUE_CHARS})
             || '", not a number in [0, 1]'
-    END AS detail,
-    site_id,
-    ts_value AS ts,
-    coalesce(nullif(CASE WHEN county[1] IN ({_BLANKS}) OR county[-1] IN ({_BLANKS})
-        THEN trim(county, E' \\t\\r\\n') ELSE county END, ''), '{c.UNKNOWN_COUNTY}') AS county,
-    gen_value * factor AS gen_kwh,
-    con_value * factor AS con_kwh,
-    device_id,
-    score_value
-FROM (
-    SELECT *, CASE unit_text WHEN 'Wh' THEN {c.UNIT_FACTORS["Wh"]}
-        WHEN 'MWh' THEN {c.UNIT_FACTORS["MWh"]} ELSE 1.0 END AS factor
-    FROM judged
-)
+    END AS detail
+FROM judged
 """
 
 
@@ -190,20 +201,24 @@ def validate_records(
         return ValidationResult(empty_clean(), _quarantine_frame(table))
 
     records = parsed.records
-    now_s = float(pd.Timestamp(now).timestamp())
-    con = duckdb.connect()
-    con.sql("SET TimeZone = 'UTC'")
-    con.register("records", records)
-    params = {"now": now_s, "terminated": parsed.raw_terminated}
-    judged = con.sql(_VALIDATE_SQL, params=params).to_arrow_table()
-    con.close()
+    params = {"now": float(pd.Timestamp(now).timestamp()), "terminated": parsed.raw_terminated}
+    with connection() as con:
+        con.register("records", records)
+        judged = con.sql(_JUDGE_SQL, params=params).to_arrow_table()
+        bad = pc.is_valid(judged.column("reason")).combine_chunks()
+        n_bad = pc.sum(bad).as_py() or 0
+        if n_bad:
+            con.unregister("records")
+            con.register("records", records.filter(bad))
+            details = con.sql(_DETAIL_SQL, params=params).to_arrow_table().column("detail")
 
-    bad = pc.is_valid(judged.column("reason")).combine_chunks()
-    good = pc.invert(bad)
-    clean = _clean_table(judged.filter(good), records.column(c.SOURCE_LINE).filter(good))
-    clean = _with_source(clean, source_key, arrival_ms)
+    source_line = records.column(c.SOURCE_LINE)
+    reasons = judged.column("reason")
+    if n_bad:
+        good = pc.invert(bad)
+        judged, source_line = judged.filter(good), source_line.filter(good)
+    clean = _with_source(_clean_table(judged, source_line), source_key, arrival_ms)
 
-    n_bad = pc.sum(bad).as_py() or 0
     parts = []
     if n_bad:
         parts.append(
@@ -211,8 +226,8 @@ def validate_records(
                 [
                     pa.array(np.full(n_bad, source_key, dtype=object), pa.string()),
                     records.column(c.SOURCE_LINE).filter(bad),
-                    judged.column("reason").filter(bad),
-                    judged.column("detail").filter(bad),
+                    reasons.filter(bad),
+                    details,
                     parsed.raw_texts(bad),
                 ],
                 schema=QUARANTINE_SCHEMA,
@@ -248,8 +263,8 @@ def _clean_table(judged: pa.Table, source_line: pa.ChunkedArray) -> pa.Table:
     return pa.table(
         {
             c.SITE_ID: judged.column("site_id"),
-            c.TS: judged.column("ts").cast(schemas.UTC_SECONDS),
-            c.COUNTY: judged.column("county"),
+            c.TS: judged.column("ts").cast(schemas.UTC_SECONDS),  # epoch seconds
+            c.COUNTY: _county(judged.column("county")),
             c.GENERATED: gen,
             c.CONSUMED: cons,
             c.NET: pc.subtract(gen, cons),
@@ -258,6 +273,13 @@ def _clean_table(judged: pa.Table, source_line: pa.ChunkedArray) -> pa.Table:
             c.SOURCE_LINE: source_line,
         }
     )
+
+
+def _county(county: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Trimmed county; missing or blank is `contract.UNKNOWN_COUNTY`."""
+    trimmed = pc.utf8_trim(county, _COUNTY_BLANKS)
+    blank = pc.fill_null(pc.equal(trimmed, ""), True)
+    return pc.if_else(blank, c.UNKNOWN_COUNTY, trimmed)
 
 
 def _with_source(table: pa.Table, source_key: str, arrival_ms: int) -> pa.Table:
