@@ -28,6 +28,8 @@ from energy_platform.transforms.duck import connection
 BOM = b"\xef\xbb\xbf"
 _CHUNK = 1 << 22
 """Bytes scanned per numpy pass: small temporaries instead of one as large as the body."""
+_SCAN_CHUNK = 1 << 20
+"""Bytes per step of the CSV layout scan (its buffers stay in cache and are reused)."""
 
 RECORDS_SCHEMA = pa.schema(
     [(c.SOURCE_LINE, pa.int64()), (c.RAW_RECORD, pa.string())]
@@ -287,7 +289,9 @@ def _rejects(lines: list[int], raws: list[str], details: list[str]) -> pa.Table:
     )
 
 
-def _records(source_line: pa.Array, raw: pa.Array, fields: dict[str, pa.Array]) -> pa.Table:
+def _records(
+    source_line: pa.Array, raw: pa.Array, fields: dict[str, pa.Array | pa.ChunkedArray]
+) -> pa.Table:
     n = len(source_line)
     cols = [source_line, raw] + [
         fields.get(name, pa.nulls(n, pa.string())) for name in c.INPUT_FIELDS
@@ -518,16 +522,81 @@ def _parse_json_document_python(text: str) -> ParsedFile:
 # --- CSV -------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _CsvLayout:
+    """Where the records of a CSV body end and how many cells each has."""
+
+    newlines: np.ndarray
+    separators: np.ndarray
+    """The newlines outside quotes: where records end."""
+    commas: np.ndarray
+    """Per separator: the commas outside quotes before it."""
+    total_commas: int
+    """Commas outside quotes in the whole body."""
+
+    def commas_per_span(self, spans: int) -> np.ndarray:
+        """Commas outside quotes in each of the first `spans` spans between separators."""
+        bounds = np.concatenate([[0], self.commas, [self.total_commas]])
+        return np.diff(bounds)[:spans]
+
+
+def _csv_layout(body: bytes, buf: np.ndarray, start: int) -> _CsvLayout:
+    """Newlines, commas and quotes of buf[start:] in one chunked pass with reused buffers.
+
+    Commas are counted by a running sum read at each newline and quote. A quote toggles
+    "inside a value" (an escaped `""` toggles twice), so a newline after an odd number of
+    quotes is part of a value, and the commas between an opening quote and its closing one
+    (read off the running sum at both) are not cell separators. Quotes are rare: their
+    corrections cost nothing when there are none.
+    """
+    size = min(_SCAN_CHUNK, max(len(buf) - start, 0))
+    is_comma, is_other = np.empty(size, dtype=bool), np.empty(size, dtype=bool)
+    running = np.empty(size, dtype=np.int32)
+    quoted = body.find(b'"', start) >= 0
+    newlines, at_newline, quotes, at_quote = [], [], [], []
+    total = 0
+    for i in range(start, len(buf), _SCAN_CHUNK):
+        chunk = buf[i : i + _SCAN_CHUNK]
+        m = len(chunk)
+        np.equal(chunk, 44, out=is_comma[:m])
+        counted = np.cumsum(is_comma[:m], out=running[:m])
+        nl = np.flatnonzero(np.equal(chunk, 10, out=is_other[:m]))
+        newlines.append(nl + i)
+        at_newline.append(counted[nl].astype(np.int64) + total)
+        if quoted:
+            q = np.flatnonzero(np.equal(chunk, 34, out=is_other[:m]))
+            quotes.append(q + i)
+            at_quote.append(counted[q].astype(np.int64) + total)
+        total += int(counted[-1]) if m else 0
+    nl_pos, nl_commas = _joined(newlines), _joined(at_newline)
+    if not quoted:
+        return _CsvLayout(nl_pos, nl_pos, nl_commas, total)
+    q_pos, q_commas = _joined(quotes), np.append(_joined(at_quote), total)
+    quotes_before = np.searchsorted(q_pos, nl_pos)
+    outside = quotes_before % 2 == 0
+    # commas inside each quoted stretch (an unclosed last one runs to the end), cumulated
+    inside = q_commas[1::2] - q_commas[0:-1:2]
+    inside_before = np.concatenate([[0], np.cumsum(inside)])
+    commas = nl_commas[outside] - inside_before[quotes_before[outside] // 2]
+    return _CsvLayout(nl_pos, nl_pos[outside], commas, total - int(inside_before[-1]))
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
+
 def _parse_csv(body: bytes, start: int) -> ParsedFile:
     """CSV with a header row; source_line is the physical line where a record starts."""
     buf = np.frombuffer(body, dtype=np.uint8)
-    newlines = _positions(buf, 10, start)
-    quotes = _positions(buf, 34, start)
-    # a newline inside quotes (odd number of quotes before it) is part of a value
-    inside_quotes = np.searchsorted(quotes, newlines) % 2 == 1
-    separators = newlines[~inside_quotes] if len(quotes) else newlines
+    layout = _csv_layout(body, buf, start)
+    separators = layout.separators
+    newlines_in_values = len(separators) < len(layout.newlines)
     starts, ends = _spans(buf, separators, start)
-    line_no = np.searchsorted(newlines, starts) + 1  # physical line of each record's start
+    commas = layout.commas_per_span(len(starts))
+    if newlines_in_values:  # physical line of each record's start
+        line_no = np.searchsorted(layout.newlines, starts) + 1
+    else:
+        line_no = np.arange(1, len(starts) + 1, dtype=np.int64)
     nonblank = np.flatnonzero(ends > starts)
     if len(nonblank) == 0:
         raise _FileProblem("CSV without a header row")
@@ -548,12 +617,7 @@ def _parse_csv(body: bytes, start: int) -> ParsedFile:
     starts, ends, line_no = starts[rows], ends[rows], line_no[rows]
     if len(rows) == 0:
         return ParsedFile()
-    # columns per record: commas outside quotes, vectorized
-    commas = _positions(buf, 44, int(starts[0]))
-    if len(quotes):
-        commas = commas[np.searchsorted(quotes, commas) % 2 == 0]
-    # commas in [start, end) of each record: two lookups per record into the sorted commas
-    counts = np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1
+    counts = commas[rows] + 1
     wrong = counts != len(header)
     texts, terminated = _text_array(body, buf, starts, ends)
     rejects = _empty_rejects()
@@ -573,7 +637,7 @@ def _parse_csv(body: bytes, start: int) -> ParsedFile:
         )
     good = np.flatnonzero(~wrong)
     fields = _csv_cells(
-        body, buf, header, starts[good], ends[good], bool(inside_quotes.any()), not wrong.any()
+        body, buf, header, starts[good], ends[good], newlines_in_values, not wrong.any()
     )
     good_texts = texts if len(good) == len(texts) else texts.take(pa.array(good))
     records = _records(pa.array(line_no[good]), good_texts, fields)
@@ -588,7 +652,7 @@ def _csv_cells(
     ends: np.ndarray,
     newlines_in_values: bool,
     whole: bool,
-) -> dict[str, pa.Array]:
+) -> dict[str, pa.Array | pa.ChunkedArray]:
     """The contract columns of the given records, read with pyarrow.csv (Python csv fallback)."""
     wanted = [name for name in c.INPUT_FIELDS if name in header]
     n = len(starts)
@@ -608,7 +672,8 @@ def _csv_cells(
     try:
         table = pacsv.read_csv(
             pa.BufferReader(data),
-            read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
+            # blocks of 8 MiB: both cores busy from a file of 16 MiB on
+            read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 23),
             parse_options=pacsv.ParseOptions(newlines_in_values=newlines_in_values),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.string() for name in names},
@@ -616,10 +681,11 @@ def _csv_cells(
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=True,
                 null_values=[""],
+                check_utf8=False,  # the whole body was checked once (_check_utf8)
             ),
         )
         if table.num_rows == n:
-            return {name: table.column(names[positions[name]]).combine_chunks() for name in wanted}
+            return {name: table.column(names[positions[name]]) for name in wanted}
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
     # fallback for what pyarrow cannot read: Python's csv module, record by record
