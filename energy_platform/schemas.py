@@ -78,5 +78,14 @@ SITE_DAILY = pa.schema(
 )
 """gold/site_daily: per site and UTC date; sums, min and max over readings without anomalies."""
 
-QUARANTINE_FIELDS = (c.SOURCE_KEY, c.SOURCE_LINE, c.REASON, c.DETAIL, c.RAW_RECORD)
+QUARANTINE = pa.schema(
+    [
+        (c.SOURCE_KEY, pa.string()),
+        (c.SOURCE_LINE, pa.int64()),
+        (c.REASON, pa.string()),
+        (c.DETAIL, pa.string()),
+        (c.RAW_RECORD, pa.string()),
+    ]
+)
 """quarantine/: JSON lines, one object per rejected record (or one per rejected file, line null)."""
+QUARANTINE_FIELDS = tuple(QUARANTINE.names)

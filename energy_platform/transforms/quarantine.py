@@ -7,7 +7,6 @@ import pyarrow as pa
 
 from energy_platform import schemas
 from energy_platform.transforms.duck import connection
-from energy_platform.transforms.validate import QUARANTINE_SCHEMA
 
 
 def quarantine_jsonl(quarantined: pd.DataFrame) -> bytes:
@@ -17,7 +16,7 @@ def quarantine_jsonl(quarantined: pd.DataFrame) -> bytes:
         return b""
     frame = quarantined[list(schemas.QUARANTINE_FIELDS)].reset_index(drop=True)
     table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
-    table = table.cast(QUARANTINE_SCHEMA)
+    table = table.cast(schemas.QUARANTINE)
     table = table.append_column("row_number", pa.array(range(table.num_rows), pa.int64()))
     con = connection()
     con.register("quarantined", table)

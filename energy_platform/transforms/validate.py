@@ -20,17 +20,6 @@ from energy_platform.transforms.duck import connection
 from energy_platform.transforms.frames import to_frame
 from energy_platform.transforms.parse import ParsedFile
 
-QUARANTINE_SCHEMA = pa.schema(
-    [
-        (c.SOURCE_KEY, pa.string()),
-        (c.SOURCE_LINE, pa.int64()),
-        (c.REASON, pa.string()),
-        (c.DETAIL, pa.string()),
-        (c.RAW_RECORD, pa.string()),
-    ]
-)
-"""Arrow types of `schemas.QUARANTINE_FIELDS` (source_line is null for a whole file)."""
-
 _MIN_EPOCH_S = -62135596800  # 0001-01-01T00:00:00Z
 _MAX_EPOCH_S = 253402300799  # 9999-12-31T23:59:59Z
 FIRST_DAY_EPOCH_S = 946684800
@@ -175,7 +164,7 @@ def empty_clean() -> pd.DataFrame:
 
 def empty_quarantine() -> pd.DataFrame:
     """A quarantine frame with no rows and its dtypes."""
-    return _quarantine_frame(QUARANTINE_SCHEMA.empty_table())
+    return _quarantine_frame(schemas.QUARANTINE.empty_table())
 
 
 def _quarantine_frame(table: pa.Table) -> pd.DataFrame:
@@ -196,7 +185,7 @@ def validate_records(
                 c.DETAIL: [parsed.file_error.detail],
                 c.RAW_RECORD: [""],
             },
-            schema=QUARANTINE_SCHEMA,
+            schema=schemas.QUARANTINE,
         )
         return ValidationResult(empty_clean(), _quarantine_frame(table))
 
@@ -230,7 +219,7 @@ def validate_records(
                     details,
                     parsed.raw_texts(bad),
                 ],
-                schema=QUARANTINE_SCHEMA,
+                schema=schemas.QUARANTINE,
             )
         )
     rejects = parsed.rejects
@@ -245,7 +234,7 @@ def validate_records(
                     rejects.column(c.DETAIL).cast(pa.string()),
                     rejects.column(c.RAW_RECORD).cast(pa.string()),
                 ],
-                schema=QUARANTINE_SCHEMA,
+                schema=schemas.QUARANTINE,
             )
         )
     if parts:
