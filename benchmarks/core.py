@@ -10,6 +10,10 @@ shared). The same run times `benchmarks.naive` (json.loads / csv and a loop) on 
 
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,6 +72,36 @@ def core_chain(key: str, body: bytes) -> tuple[dict[str, Timing], dict[str, int]
     return t, counts
 
 
+@contextmanager
+def bare_reader(fmt: str, body: bytes) -> Iterator[Callable[[], int]]:
+    """The fastest read of `body` this machine's libraries offer, as a reference for "near the
+    machine's limit": every field into a text column, nothing checked, no line numbers, no
+    raw texts kept (DuckDB's parallel JSON reader on a file in memory; pyarrow's parallel CSV
+    reader in 8 MiB blocks, as the core uses it). Yields a call that reads and counts rows."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from energy_platform import contract as c
+    from energy_platform.transforms.duck import connection
+
+    if fmt == "csv":
+        options = {
+            "read_options": pacsv.ReadOptions(block_size=1 << 23),
+            "convert_options": pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in c.INPUT_FIELDS}
+            ),
+        }
+        yield lambda: pacsv.read_csv(pa.BufferReader(body), **options).num_rows
+        return
+    columns = "{" + ", ".join(f"{name}: 'VARCHAR'" for name in c.INPUT_FIELDS) + "}"
+    folder = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    with tempfile.NamedTemporaryFile(suffix=".jsonl", dir=folder) as f, connection() as con:
+        f.write(body)
+        f.flush()
+        sql = f"SELECT * FROM read_json('{f.name}', format='newline_delimited', columns={columns})"
+        yield lambda: con.sql(sql).to_arrow_table().num_rows
+
+
 def _head(body: bytes, fmt: str, records: int) -> bytes:
     """The first `records` records (CSV: plus the header) of a body with one record a line."""
     lines = records + (1 if fmt == "csv" else 0)
@@ -114,6 +148,20 @@ def run(records: int = 1_000_000, repeat: int = 3, naive_records: int = 100_000)
                 ">=",
                 TARGET_RECORDS_PER_S,
                 f"best of {repeat} on {n:,} records ({len(body) / 1e6:.0f} MB)",
+            )
+        )
+        with bare_reader(fmt, body) as read:
+            floor = min((timed(read)[1] for _ in range(repeat)), key=lambda t: t.wall)
+        figures.append(
+            Figure(
+                bench,
+                "reference: bare read s",
+                round(floor.wall, 3),
+                "s",
+                note=f"cpu {floor.cpu:.2f} s; "
+                + ("DuckDB read_json" if fmt == "jsonl" else "pyarrow read_csv")
+                + " of the same body into text columns, nothing checked (best of "
+                f"{repeat}); the whole chain takes {best['wall'] / floor.wall:.1f}x this",
             )
         )
         figures.append(
