@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -40,12 +42,23 @@ def latest_readings(readings: pd.DataFrame) -> pd.DataFrame:
     if readings.empty:
         return readings.reset_index(drop=True)
     order = _distinct_key_order(readings)
-    if order is not None:
-        return readings.iloc[order].reset_index(drop=True)
-    table = pa.Table.from_pandas(readings[[k for k, _ in _ORDER]], preserve_index=False)
-    order = pc.sort_indices(table, sort_keys=_ORDER)
-    starts = key_starts(table.select([c.SITE_ID, c.TS]).take(order))
-    return readings.iloc[order.to_numpy()[starts]].reset_index(drop=True)
+    if order is None:
+        table = pa.Table.from_pandas(readings[[k for k, _ in _ORDER]], preserve_index=False)
+        order = pc.sort_indices(table, sort_keys=_ORDER)
+        order = order.to_numpy()[key_starts(table.select([c.SITE_ID, c.TS]).take(order))]
+    return take_rows(readings, order)
+
+
+def take_rows(df: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """`df.iloc[rows]` with a fresh index. Large frames gather their columns on two threads
+    (numpy's and Arrow's take release the GIL)."""
+    if len(rows) < 100_000 or not df.columns.is_unique:
+        return df.iloc[rows].reset_index(drop=True)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        columns = list(pool.map(lambda name: df[name].array.take(rows), df.columns))
+    out = pd.DataFrame(dict(enumerate(columns)), copy=False)
+    out.columns = df.columns
+    return out.__finalize__(df)
 
 
 def _distinct_key_order(readings: pd.DataFrame) -> np.ndarray | None:
