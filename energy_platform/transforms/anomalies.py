@@ -245,12 +245,18 @@ def stuck_runs(values: np.ndarray, site_starts: np.ndarray, min_run: int) -> np.
 
 
 _FORMAT = np.frompyfunc("{:.6g}".format, 1, 1)
+_TEXT = pa.large_string()
 
 
-def _fmt(values: np.ndarray) -> np.ndarray:
-    """'{:.6g}' text of each value (object array); each distinct bit pattern formatted once."""
+def _fmt(values: np.ndarray) -> pa.Array:
+    """'{:.6g}' text of each value; each distinct bit pattern is formatted once."""
     codes, uniques = pd.factorize(values.view(np.int64))
-    return _FORMAT(uniques.view(np.float64)).take(codes)
+    return pa.array(_FORMAT(uniques.view(np.float64)), type=_TEXT).take(codes)
+
+
+def _join(*parts: pa.Array | str) -> pa.Array:
+    texts = [pa.scalar(p, _TEXT) if isinstance(p, str) else p for p in parts]
+    return pc.binary_join_element_wise(*texts, pa.scalar("", _TEXT))
 
 
 def detect_anomalies(
@@ -308,7 +314,7 @@ def detect_anomalies(
         hit = np.flatnonzero(mask)
         if len(hit):
             rows.append(hit)
-            types.append(np.full(len(hit), anomaly_type, dtype=object))
+            types.append(anomaly_type)
             if on_cons is None:
                 details.append(_filled(template, c.ANOMALY_SCORE, score[hit]))
             else:
@@ -321,15 +327,17 @@ def detect_anomalies(
     if keyed:  # (site, ts, type), ties in rule order: as the stable sort of the general path
         row = np.concatenate(rows)
         rank = {t: i for i, t in enumerate(sorted(r[0] for r in rules))}
-        type_rank = np.concatenate([np.full(len(t), rank[t[0]]) for t in types])
+        type_rank = np.concatenate(
+            [np.full(len(r), rank[t]) for r, t in zip(rows, types, strict=True)]
+        )
         site = np.searchsorted(starts, row, side="right")
         order = np.lexsort((type_rank, df[c.TS].array.asi8[row], site))
     return out, _anomaly_frame(df, rows, types, details, order)
 
 
-def _filled(template: str, name: str, values: np.ndarray) -> np.ndarray:
+def _filled(template: str, name: str, values: np.ndarray) -> pa.Array:
     left, right = template.format(name, "\0").split("\0")
-    return left + _fmt(values) + right
+    return _join(left, _fmt(values), right)
 
 
 def _which(
@@ -339,30 +347,35 @@ def _which(
     g_hit: np.ndarray,
     c_hit: np.ndarray,
     template: str,
-) -> np.ndarray:
+) -> pa.Array:
     """Detail naming the value(s) that broke the rule: generated first, then consumed."""
-    gen_part = _filled(template, c.GENERATED, gen[rows])
-    cons_part = _filled(template, c.CONSUMED, cons[rows])
-    both = gen_part + "; " + cons_part
-    return np.where(g_hit & c_hit, both, np.where(g_hit, gen_part, cons_part))
+    parts = []
+    for name, values, hit in ((c.GENERATED, gen, g_hit), (c.CONSUMED, cons, c_hit)):
+        text = _filled(template, name, values[rows[hit]])
+        parts.append(text.take(pa.array(np.cumsum(hit) - 1, mask=~hit)))  # null: not hit
+    return pc.binary_join_element_wise(*parts, pa.scalar("; ", _TEXT), null_handling="skip")
 
 
 def _anomaly_frame(
     df: pd.DataFrame,
     rows: list[np.ndarray],
-    types: list[np.ndarray],
-    details: list[np.ndarray],
+    types: list[str],
+    details: list[pa.Array],
     order: np.ndarray | None,
 ) -> pd.DataFrame:
     """One row per (reading, type), sorted by (site_id, ts, type): by `order` of the
     concatenated rows when given, else by a stable sort of the frame."""
-    row, kind, detail = np.concatenate(rows), np.concatenate(types), np.concatenate(details)
+    row = np.concatenate(rows)
+    kind = np.concatenate([np.full(len(r), i) for i, r in enumerate(rows)])
+    kind = pa.array(types, type=_TEXT).take(kind)
+    detail = pa.concat_arrays(details)
     if order is not None:
-        row, kind, detail = row[order], kind[order], detail[order]
+        row, kind, detail = row[order], kind.take(order), detail.take(order)
     frame = df[[c.SITE_ID, c.TS, c.COUNTY, c.GENERATED, c.CONSUMED, c.NET]].take(row)
     frame = frame.reset_index(drop=True)
-    frame[c.ANOMALY_TYPE] = kind
-    frame[c.DETAIL] = detail
+    text = pd.Series(np.array([""], dtype=object)).dtype  # what pandas makes of str objects
+    frame[c.ANOMALY_TYPE] = pd.array(kind, dtype=text)
+    frame[c.DETAIL] = pd.array(detail, dtype=text)
     if order is None:
         frame = frame.sort_values([c.SITE_ID, c.TS, c.ANOMALY_TYPE], kind="stable")
         frame = frame.reset_index(drop=True)
@@ -370,7 +383,7 @@ def _anomaly_frame(
     return frame[schemas.ANOMALIES.names]
 
 
-def _ts_type(ts: pd.Series, types: pd.Series) -> np.ndarray:
+def _ts_type(ts: pd.Series, types: pd.Series) -> pd.api.extensions.ExtensionArray:
     """`YYYY-MM-DDTHH:MM:SSZ#type` per row; each distinct (ts, type) is formatted once."""
     ts_code, _ = pd.factorize(ts, use_na_sentinel=False)
     type_code, type_names = pd.factorize(types, use_na_sentinel=False)
@@ -380,4 +393,4 @@ def _ts_type(ts: pd.Series, types: pd.Series) -> np.ndarray:
         pa.array(ts.iloc[first], from_pandas=True).cast(schemas.UTC_SECONDS), format=c.TS_FORMAT
     )
     joined = pd.Series(text.to_numpy(zero_copy_only=False)) + "#" + types.iloc[first].to_numpy()
-    return joined.to_numpy()[pair]
+    return joined.array.take(pair)

@@ -79,6 +79,7 @@ def _day_with_anomalies() -> pd.DataFrame:
     day.loc[rows[20:30], c.GENERATED] = -0.5
     day.loc[rows[25:40], c.ANOMALY_SCORE] = 0.9
     day.loc[rows[35:45], c.CONSUMED] = 2000.0
+    day.loc[rows[45:50], [c.GENERATED, c.CONSUMED]] = -0.25  # both values break the rule
     day.loc[100:110, c.CONSUMED] = 0.777  # stuck
     day[c.NET] = day[c.GENERATED] - day[c.CONSUMED]
     return day
@@ -94,6 +95,7 @@ def test_keyed_fast_path_equals_the_general_path(monkeypatch, duplicates: int) -
     fast = detect_anomalies(day)
     assert len(fast[1]) > 60
     assert len(set(fast[1][c.ANOMALY_TYPE])) == 5
+    assert fast[1][c.DETAIL].str.contains("; ").any()
     monkeypatch.setattr(anomalies, "_sorted_site_runs", lambda _df: None)
     general = detect_anomalies(day)
     for got, expected in zip(fast, general, strict=True):
