@@ -233,15 +233,25 @@ def _median_and_mad(window: np.ndarray, h: int) -> tuple[np.ndarray, np.ndarray]
 
 
 def stuck_runs(values: np.ndarray, site_starts: np.ndarray, min_run: int) -> np.ndarray:
-    """True for readings in a run of >= min_run equal non-zero values of one site."""
+    """True for readings in a run of >= min_run equal non-zero values of one site.
+
+    With bool arrays shifted min_run times (no run ids): a window of min_run rows that each
+    but the first equal their predecessor is part of such a run, and so are its rows.
+    """
     n = len(values)
-    if n == 0:
-        return np.zeros(0, dtype=bool)
-    new_run = site_starts.copy()
-    new_run[1:] |= values[1:] != values[:-1]
-    run_id = np.cumsum(new_run) - 1
-    run_length = np.bincount(run_id)[run_id]
-    return (run_length >= min_run) & (values != 0) & np.isfinite(values)
+    if min_run <= 1:
+        return (values != 0) & np.isfinite(values)
+    same = np.zeros(n, dtype=bool)  # same site and value as the row before
+    np.equal(values[1:], values[:-1], out=same[1:])
+    same &= ~site_starts
+    ends = np.ones(n, dtype=bool)  # the min_run rows up to here are one run
+    ends[: min_run - 1] = False
+    for k in range(min(min_run - 1, n)):
+        ends[k:] &= same[: n - k]
+    stuck = ends.copy()
+    for k in range(1, min(min_run, n)):
+        stuck[: n - k] |= ends[k:]
+    return stuck & (values != 0) & np.isfinite(values)
 
 
 _FORMAT = np.frompyfunc("{:.6g}".format, 1, 1)

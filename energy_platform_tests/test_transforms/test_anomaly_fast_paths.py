@@ -15,6 +15,7 @@ from energy_platform.transforms.anomalies import (
     _median_and_mad_7,
     _shifted,
     detect_anomalies,
+    stuck_runs,
 )
 
 from .helpers import realistic_day
@@ -100,3 +101,17 @@ def test_keyed_fast_path_equals_the_general_path(monkeypatch, duplicates: int) -
     general = detect_anomalies(day)
     for got, expected in zip(fast, general, strict=True):
         pd.testing.assert_frame_equal(got, expected)
+
+
+@pytest.mark.parametrize("min_run", [0, 1, 2, 6, 9])
+def test_stuck_runs_equal_run_lengths(min_run: int) -> None:
+    rng = np.random.default_rng(min_run)
+    for n in [0, 1, 5, 300]:
+        values = rng.choice([0.0, 1.0, 2.0, np.nan, np.inf], n, p=[0.2, 0.4, 0.3, 0.05, 0.05])
+        site_starts = rng.random(n) < 0.05
+        site_starts[:1] = True
+        new_run = site_starts | np.concatenate([[True], values[1:] != values[:-1]])[:n]
+        run_id = np.cumsum(new_run) - 1
+        long = np.bincount(run_id)[run_id] >= min_run if n else np.zeros(0, dtype=bool)
+        expected = long & (values != 0) & np.isfinite(values)
+        np.testing.assert_array_equal(stuck_runs(values, site_starts, min_run), expected)
