@@ -72,15 +72,32 @@ def _distinct_key_order(readings: pd.DataFrame) -> np.ndarray | None:
     ts = pa.array(readings[c.TS], from_pandas=True)
     if site.isna().any() or ts.null_count or not pa.types.is_timestamp(ts.type):
         return None
-    codes, uniques = pd.factorize(site, sort=True)
+    codes, sites = _site_ranks(site)
     seconds = ts.cast(pa.int64()).to_numpy()
     low, high = int(seconds.min()), int(seconds.max())
     span = high - low + 1
-    if len(uniques) * span >= 2**62:
+    if sites * span >= 2**62:
         return None
-    key = codes.astype(np.int64) * span + (seconds - low)
+    key = np.multiply(codes, span, out=codes)
+    key += seconds
+    key -= low
     order = np.argsort(key, kind="stable")
     ordered = key[order]
     if (ordered[1:] == ordered[:-1]).any():
         return None
     return order
+
+
+def _site_ranks(site: pd.Series) -> tuple[np.ndarray, int]:
+    """Each id's rank among the distinct ids (int64) and their number; Arrow-encoded ids are
+    dictionary-encoded by Arrow and only the dictionary is sorted."""
+    array = pa.array(site, from_pandas=True)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.chunk(0) if array.num_chunks == 1 else array.combine_chunks()
+    if array.type not in (pa.string(), pa.large_string()):
+        codes, uniques = pd.factorize(site, sort=True)
+        return codes.astype(np.int64), len(uniques)
+    encoded = array.dictionary_encode()
+    rank = np.empty(len(encoded.dictionary), dtype=np.int64)
+    rank[pc.sort_indices(encoded.dictionary).to_numpy()] = np.arange(len(rank))
+    return rank[encoded.indices.to_numpy()], len(rank)
