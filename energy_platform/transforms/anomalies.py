@@ -297,7 +297,7 @@ def detect_anomalies(
     cons_stuck = stuck_runs(cons, site_starts, params.stuck_min_run)
     limit = params.out_of_range_kwh
     flag = params.device_flag_threshold
-    flagged = score > flag if flag >= -1.0 else np.nan_to_num(score, nan=-1.0) > flag
+    flagged = np.nan_to_num(score, nan=-1.0) > flag
     window = 2 * params.spike_half_window + 1
     rules = [
         (c.AnomalyType.NEGATIVE_VALUE, gen < 0, cons < 0, "{} = {} < 0"),
