@@ -53,14 +53,14 @@ def _factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
 def _group(major: np.ndarray, minor: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Dense group id per row, and each group's major and minor value. Ids follow (major,
     minor) order when the key range is small (marked in a bitmap), else first appearance
-    (hashing)."""
+    (hashing). `major` (int64) is overwritten."""
     major_low, low = int(major.min()), int(minor.min())
     width = int(minor.max()) - low + 1
-    combined = np.subtract(major, major_low, dtype=np.int64)
+    size = (int(major.max()) - major_low + 1) * width
+    combined = np.subtract(major, major_low, out=major.astype(np.int64, copy=False))
     combined *= width
     combined += minor
     combined -= low
-    size = (int(major.max()) - major_low + 1) * width
     if size <= 2 * len(combined) + 4096:
         present = np.zeros(size, dtype=bool)
         present[combined] = True
@@ -127,7 +127,8 @@ def _distinct_sites(group: np.ndarray, groups: int, site_code: np.ndarray) -> np
     """Distinct sites per group: each run of one (site, group) when the rows are sorted by
     (site, group) (readings sorted by site and ts, groups numbered by window first), else each
     distinct (site, group) pair found by hashing."""
-    pair = site_code * groups + group
+    pair = np.multiply(site_code, groups)
+    pair += group
     if site_code.min() >= 0 and (pair[1:] >= pair[:-1]).all():
         first = np.flatnonzero(pair[1:] != pair[:-1]) + 1
         return np.bincount(group[first], minlength=groups) + np.bincount(

@@ -23,7 +23,7 @@ def test_group_dense_and_hashed_give_the_same_groups(spread: int) -> None:
     rng = np.random.default_rng(spread)
     major = rng.integers(-3, 4, 500)
     minor = rng.integers(0, 5, 500) * spread
-    group, g_major, g_minor = _group(major, minor)
+    group, g_major, g_minor = _group(major.copy(), minor)  # major is overwritten
     np.testing.assert_array_equal(g_major[group], major)
     np.testing.assert_array_equal(g_minor[group], minor)
     assert len(g_major) == len(set(zip(major.tolist(), minor.tolist(), strict=True)))
