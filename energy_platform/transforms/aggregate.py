@@ -102,19 +102,20 @@ def county_5min(readings: pd.DataFrame) -> pd.DataFrame:
     if readings.empty:
         return to_frame(schemas.COUNTY_5MIN.empty_table())
     county_code, counties = _factorize(readings[c.COUNTY])
-    site_code, _ = _factorize(readings[c.SITE_ID])
     window = _epoch_seconds(readings[c.TS]) // _WINDOW_S
     group, group_window, group_county = _group(window, county_code)
+    del county_code, window  # few row-sized arrays alive at once: less fresh memory
     groups = len(group_county)
     anomalous = readings[c.IS_ANOMALY].to_numpy(dtype=bool)
     sums, _ = _sums(group, groups, readings, anomalous)
+    site_count = _distinct_sites(group, groups, _factorize(readings[c.SITE_ID])[0])
     frame = pd.DataFrame(
         {
             c.COUNTY: np.asarray(counties, dtype=object)[group_county],
             c.WINDOW_START: pd.to_datetime(group_window * _WINDOW_S, unit="s", utc=True),
             c.READING_COUNT: sums[c.READING_COUNT],
             c.ANOMALY_COUNT: sums[c.ANOMALY_COUNT],
-            c.SITE_COUNT: _distinct_sites(group, groups, site_code),
+            c.SITE_COUNT: site_count,
             c.GENERATED_SUM: sums[c.GENERATED_SUM],
             c.CONSUMED_SUM: sums[c.CONSUMED_SUM],
             c.NET: sums[c.NET],
@@ -126,14 +127,16 @@ def county_5min(readings: pd.DataFrame) -> pd.DataFrame:
 def _distinct_sites(group: np.ndarray, groups: int, site_code: np.ndarray) -> np.ndarray:
     """Distinct sites per group: each run of one (site, group) when the rows are sorted by
     (site, group) (readings sorted by site and ts, groups numbered by window first), else each
-    distinct (site, group) pair found by hashing."""
-    pair = np.multiply(site_code, groups)
+    distinct (site, group) pair found by hashing. `site_code` is overwritten."""
+    known = site_code.min() >= 0
+    pair = np.multiply(site_code, groups, out=site_code)
     pair += group
-    if site_code.min() >= 0 and (pair[1:] >= pair[:-1]).all():
+    if known and (pair[1:] >= pair[:-1]).all():
         first = np.flatnonzero(pair[1:] != pair[:-1]) + 1
         return np.bincount(group[first], minlength=groups) + np.bincount(
             group[:1], minlength=groups
         )
+    site_code = pair // groups
     width = int(site_code.max()) + 1
     pairs = pd.unique(group.astype(np.int64) * width + site_code)
     return np.bincount(pairs // width, minlength=groups).astype(np.int64)
