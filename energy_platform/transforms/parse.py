@@ -26,10 +26,9 @@ from energy_platform import contract as c
 from energy_platform.transforms.duck import connection
 
 BOM = b"\xef\xbb\xbf"
-_CHUNK = 1 << 22
-"""Bytes scanned per numpy pass: small temporaries instead of one as large as the body."""
 _SCAN_CHUNK = 1 << 20
-"""Bytes per step of the CSV layout scan (its buffers stay in cache and are reused)."""
+"""Bytes per step of a numpy scan of the body: buffers that stay in cache and are reused,
+instead of temporaries as large as the body."""
 
 RECORDS_SCHEMA = pa.schema(
     [(c.SOURCE_LINE, pa.int64()), (c.RAW_RECORD, pa.string())]
@@ -186,11 +185,13 @@ class _FileProblem(Exception):
 
 
 def _positions(buf: np.ndarray, byte: int, start: int) -> np.ndarray:
-    """Sorted positions of `byte` in buf[start:], scanned in chunks."""
-    parts = [
-        np.flatnonzero(buf[i : i + _CHUNK] == byte) + i for i in range(start, len(buf), _CHUNK)
-    ]
-    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+    """Sorted positions of `byte` in buf[start:], scanned in chunks with one reused mask."""
+    mask = np.empty(min(_SCAN_CHUNK, max(len(buf) - start, 0)), dtype=bool)
+    parts = []
+    for i in range(start, len(buf), _SCAN_CHUNK):
+        chunk = buf[i : i + _SCAN_CHUNK]
+        parts.append(np.flatnonzero(np.equal(chunk, byte, out=mask[: len(chunk)])) + i)
+    return _joined(parts)
 
 
 def _spans(buf: np.ndarray, separators: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray]:

@@ -89,16 +89,14 @@ WITH base AS (
 )
 """
 
-# Every row: its reason (null = clean) and typed values in kWh.
+# Every row: its reason (null = clean) and typed values in kWh (text fields that stay text
+# are taken from the records as they are, not passed through DuckDB and back).
 _JUDGE_SQL = f"""{_JUDGED}
 SELECT
     reason,
-    site_id,
     ts_s AS ts,
-    county,
     gen_value * factor AS gen_kwh,
     con_value * factor AS con_kwh,
-    device_id,
     score_value
 FROM (
     SELECT *, CASE unit_text WHEN 'Wh' THEN {c.UNIT_FACTORS["Wh"]}
@@ -201,12 +199,12 @@ def validate_records(
             con.register("records", records.filter(bad))
             details = con.sql(_DETAIL_SQL, params=params).to_arrow_table().column("detail")
 
-    source_line = records.column(c.SOURCE_LINE)
+    kept = records.select([c.SITE_ID, c.COUNTY, c.DEVICE_ID, c.SOURCE_LINE])
     reasons = judged.column("reason")
     if n_bad:
         good = pc.invert(bad)
-        judged, source_line = judged.filter(good), source_line.filter(good)
-    clean = _with_source(_clean_table(judged, source_line), source_key, arrival_ms)
+        judged, kept = judged.filter(good), kept.filter(good)
+    clean = _with_source(_clean_table(judged, kept), source_key, arrival_ms)
 
     parts = []
     if n_bad:
@@ -246,20 +244,21 @@ def validate_records(
     return ValidationResult(to_frame(clean), quarantined_df)
 
 
-def _clean_table(judged: pa.Table, source_line: pa.ChunkedArray) -> pa.Table:
+def _clean_table(judged: pa.Table, kept: pa.Table) -> pa.Table:
+    """The clean rows' typed values (`judged`) and text fields (`kept`, from the records)."""
     gen = judged.column("gen_kwh")
     cons = judged.column("con_kwh")
     return pa.table(
         {
-            c.SITE_ID: judged.column("site_id"),
+            c.SITE_ID: kept.column(c.SITE_ID),
             c.TS: judged.column("ts").cast(schemas.UTC_SECONDS),  # epoch seconds
-            c.COUNTY: _county(judged.column("county")),
+            c.COUNTY: _county(kept.column(c.COUNTY)),
             c.GENERATED: gen,
             c.CONSUMED: cons,
             c.NET: pc.subtract(gen, cons),
-            c.DEVICE_ID: judged.column("device_id"),
+            c.DEVICE_ID: kept.column(c.DEVICE_ID),
             c.ANOMALY_SCORE: judged.column("score_value"),
-            c.SOURCE_LINE: source_line,
+            c.SOURCE_LINE: kept.column(c.SOURCE_LINE),
         }
     )
 
