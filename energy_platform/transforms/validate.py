@@ -1,7 +1,8 @@
 """Parsed records -> clean staged readings and quarantined records, each with one reason.
 
-All rules run as one DuckDB query over the parsed Arrow table (vectorized, multi-threaded).
-A record gets the first failing rule in the contract's order: missing_field, bad_site_id,
+All rules run as one DuckDB query over the parsed Arrow table (vectorized, multi-threaded);
+the human detail of a rejection is worked out afterwards for the rejected rows only. A record
+gets the first failing rule in the contract's order: missing_field, bad_site_id,
 bad_timestamp, timestamp_in_future, bad_number, unknown_unit, bad_anomaly_score.
 """
 
