@@ -14,10 +14,10 @@ from dagster import instance_for_test
 from energy_platform import contract as c
 from energy_platform.settings import Settings
 from energy_platform_tests.harness import drain
+from energy_platform_tests.lake_view import LakeView
 from energy_platform_tests.test_hostile.corpus import EXPECTED_UTC, INJECTION, PWNED, cases
 from energy_platform_tests.test_reliability.support import (
     AlertInbox,
-    LakeView,
     day,
     jsonl,
     readings,

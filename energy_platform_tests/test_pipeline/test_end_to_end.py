@@ -11,14 +11,13 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import duckdb
-import pandas as pd
-import pyarrow.parquet as pq
 import pytest
 from dagster import instance_for_test
 
 from energy_platform.contract import prefixed
 from energy_platform.settings import Settings
 from energy_platform_tests.harness import drain
+from energy_platform_tests.lake_view import LakeView
 
 pytestmark = pytest.mark.slow
 
@@ -62,52 +61,6 @@ def _readings(
     return out
 
 
-class Lake:
-    """The test's own view of the bucket and tables (plain boto3, independent of the platform)."""
-
-    def __init__(self, settings: Settings):
-        self.s = settings
-        self.s3 = boto3.client("s3", region_name=settings.region)
-        self.ddb = boto3.resource("dynamodb", region_name=settings.region)
-
-    def put(self, key: str, body: bytes) -> None:
-        self.s3.put_object(Bucket=self.s.bucket, Key=key, Body=body)
-
-    def keys(self, prefix: str) -> list[str]:
-        pages = self.s3.get_paginator("list_objects_v2").paginate(
-            Bucket=self.s.bucket, Prefix=prefix
-        )
-        return sorted(o["Key"] for p in pages for o in p.get("Contents", []))
-
-    def get(self, key: str) -> bytes:
-        return self.s3.get_object(Bucket=self.s.bucket, Key=key)["Body"].read()
-
-    def parquet(self, prefix: str) -> pd.DataFrame:
-        frames = [pq.read_table(io.BytesIO(self.get(k))).to_pandas() for k in self.keys(prefix)]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-    def items(self, table: str) -> pd.DataFrame:
-        t = self.ddb.Table(prefixed(self.s.table_prefix, table))
-        resp = t.scan()
-        items = resp["Items"]
-        while "LastEvaluatedKey" in resp:
-            resp = t.scan(ExclusiveStartKey=resp["LastEvaluatedKey"])
-            items += resp["Items"]
-        return pd.DataFrame(items)
-
-    def snapshot(self) -> dict[str, object]:
-        objects = {
-            k: self.get(k) for p in ("silver/", "gold/", "quarantine/") for k in self.keys(p)
-        }
-        tables = {
-            t: sorted(
-                json.dumps(i, default=str, sort_keys=True) for i in self.items(t).to_dict("records")
-            )
-            for t in ("readings", "anomalies", "county_5min", "site_daily")
-        }
-        return {"objects": objects, "tables": tables}
-
-
 def _jsonl(records: list[dict], extra_lines: list[str] = ()) -> bytes:
     return ("\n".join([json.dumps(r) for r in records] + list(extra_lines)) + "\n").encode()
 
@@ -123,7 +76,7 @@ def _csv(records: list[dict]) -> bytes:
 @pytest.fixture
 def landed(platform_env: Settings):
     """Mixed formats, a re-delivery, late data, invalid records, anomalies and broken files."""
-    lake = Lake(platform_env)
+    lake = LakeView(platform_env)
     d1, d0 = _day(1), _day(2)
     a = _readings(d1, 12)
     invalid = [
@@ -186,8 +139,8 @@ def test_pipeline_end_to_end_matches_independent_recomputation(landed) -> None:
         assert got == want
         items = lake.items("readings")
         assert len(items) == len(want)
-        assert {(i["site_id"], i["ts"]) for i in items.to_dict("records")} == set(want)
-        for i in items.to_dict("records"):
+        assert {(i["site_id"], i["ts"]) for i in items} == set(want)
+        for i in items:
             assert float(i["net_kwh"]) == pytest.approx(
                 float(i["energy_generated_kwh"]) - float(i["energy_consumed_kwh"])
             )
@@ -205,9 +158,9 @@ def test_pipeline_end_to_end_matches_independent_recomputation(landed) -> None:
             ("device_flagged", anomalous["flagged"]),
         ):
             assert (rec["site_id"], rec["timestamp"], kind) in found
-        assert {
-            (i["site_id"], i["ts_type"]) for i in lake.items("anomalies").to_dict("records")
-        } == {(s, f"{t}#{k}") for s, t, k in found}
+        assert {(i["site_id"], i["ts_type"]) for i in lake.items("anomalies")} == {
+            (s, f"{t}#{k}") for s, t, k in found
+        }
         flagged = silver.set_index(["site_id", "ts"])["is_anomaly"]
         assert flagged.sum() == len({(s, t) for s, t, _ in found})
 
@@ -239,10 +192,7 @@ def test_pipeline_end_to_end_matches_independent_recomputation(landed) -> None:
         assert set(daily["date"]) == {_day(1).strftime("%Y-%m-%d"), _day(2).strftime("%Y-%m-%d")}
 
         # --- quarantine: every bad record kept with its reason; broken files kept whole
-        q = {
-            k: [json.loads(line) for line in lake.get(k).decode().splitlines()]
-            for k in lake.keys("quarantine/")
-        }
+        q = lake.quarantine()
         assert sorted(r["reason"] for r in q["quarantine/2026/batch-a.jsonl.jsonl"]) == [
             "bad_number",
             "bad_site_id",
@@ -255,7 +205,7 @@ def test_pipeline_end_to_end_matches_independent_recomputation(landed) -> None:
         # --- accounting per file: read = cleaned + quarantined
         ledger = lake.items("ingested_files")
         assert len(ledger) == 6
-        for row in ledger.to_dict("records"):
+        for row in ledger:
             assert int(row["records_read"]) == int(row["cleaned"]) + int(row["quarantined"])
 
         # --- staging drained

@@ -21,9 +21,9 @@ from energy_platform.provision import provision
 from energy_platform.sensors import run_failure_alert_sensor
 from energy_platform.settings import Settings
 from energy_platform_tests.harness import DrainStats, drain, ingest_tick, platform_defs, run_ingest
+from energy_platform_tests.lake_view import LakeView
 from energy_platform_tests.test_reliability.support import (
     AlertInbox,
-    LakeView,
     day,
     jsonl,
     readings,

@@ -27,7 +27,8 @@ from energy_platform_tests.harness import (
     platform_defs,
     run_ingest,
 )
-from energy_platform_tests.test_reliability.support import LakeView, day, jsonl, readings
+from energy_platform_tests.lake_view import LakeView
+from energy_platform_tests.test_reliability.support import day, jsonl, readings
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,8 @@ from dagster import instance_for_test
 
 from energy_platform_tests.faultproxy import FaultPlan, FaultProxy
 from energy_platform_tests.harness import drain
+from energy_platform_tests.lake_view import LakeView
 from energy_platform_tests.test_reliability.support import (
-    LakeView,
     day,
     jsonl,
     readings,
