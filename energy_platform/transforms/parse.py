@@ -311,25 +311,24 @@ _ALL_NULL = " AND ".join(f'f."{name}" IS NULL' for name in c.INPUT_FIELDS)
 
 def _extract_fields(texts: pa.Array) -> pa.Table:
     """Per JSON text: `ok` (parsed), `is_object`, and one text column per input field."""
-    con = connection()
-    con.register("texts", pa.table({"t": texts}))
-    out = con.sql(
-        f"SELECT f.*, f IS NOT NULL AS ok, f IS NOT NULL AND {_ALL_NULL} AS all_null "
-        f"FROM (SELECT try(from_json(t, '{_AS_TEXT}')) AS f FROM texts)"
-    ).to_arrow_table()
-    ok = out.column("ok").combine_chunks()
-    all_null = out.column("all_null").combine_chunks()
-    out = out.drop_columns(["ok", "all_null"])
-    is_object = ok
-    if pc.any(all_null).as_py():
-        # a valid JSON text without any contract field: an empty object or not an object at all
-        idx = pc.indices_nonzero(all_null)
-        con.register("sub", pa.table({"t": pc.take(texts, idx)}))
-        kinds = con.sql("SELECT json_type(t) = 'OBJECT' AS o FROM sub").to_arrow_table()
-        mask = np.asarray(ok.to_numpy(zero_copy_only=False)).copy()
-        mask[idx.to_numpy()] = kinds.column("o").to_numpy(zero_copy_only=False)
-        is_object = pa.array(mask)
-    con.close()
+    with connection() as con:
+        con.register("texts", pa.table({"t": texts}))
+        out = con.sql(
+            f"SELECT f.*, f IS NOT NULL AS ok, f IS NOT NULL AND {_ALL_NULL} AS all_null "
+            f"FROM (SELECT try(from_json(t, '{_AS_TEXT}')) AS f FROM texts)"
+        ).to_arrow_table()
+        ok = out.column("ok").combine_chunks()
+        all_null = out.column("all_null").combine_chunks()
+        out = out.drop_columns(["ok", "all_null"])
+        is_object = ok
+        if pc.any(all_null).as_py():
+            # a valid JSON text without any contract field: an empty object or not an object
+            idx = pc.indices_nonzero(all_null)
+            con.register("sub", pa.table({"t": pc.take(texts, idx)}))
+            kinds = con.sql("SELECT json_type(t) = 'OBJECT' AS o FROM sub").to_arrow_table()
+            mask = np.asarray(ok.to_numpy(zero_copy_only=False)).copy()
+            mask[idx.to_numpy()] = kinds.column("o").to_numpy(zero_copy_only=False)
+            is_object = pa.array(mask)
     return out.append_column("ok", ok).append_column("is_object", is_object)
 
 
@@ -435,32 +434,30 @@ def _parse_json_document(key: str, text: str) -> ParsedFile:
     """A JSON array of records, or an object with a `records` array (source_line = index)."""
     if not text.strip():
         raise _FileProblem("no JSON document (only whitespace)")
-    con = connection()
-    con.register("doc", pa.table({"d": pa.array([text], pa.large_string())}))
-    try:
-        kind, records_kind = con.sql(
-            "SELECT json_type(d), json_type(d, '$.records') FROM doc"
-        ).fetchall()[0]
-    except (duckdb.Error, UnicodeDecodeError):  # DuckDB may hand back bytes it cut mid-character
-        kind = None
-    if kind is None:
-        con.close()
-        return _parse_json_document_python(text)
-    if kind == "ARRAY":
-        path = "$[*]"
-    elif kind == "OBJECT" and records_kind == "ARRAY":
-        path = "$.records[*]"
-    elif kind == "OBJECT":
-        raise _FileProblem("JSON object without a `records` array")
-    else:
-        raise _FileProblem(f"JSON document is a {kind.lower()}, not an array of records")
-    elements = (
-        con.sql(f"SELECT unnest(json_extract(d, '{path}'))::VARCHAR AS e FROM doc")
-        .to_arrow_table()
-        .column("e")
-        .combine_chunks()
-    )
-    con.close()
+    with connection() as con:
+        con.register("doc", pa.table({"d": pa.array([text], pa.large_string())}))
+        try:
+            kind, records_kind = con.sql(
+                "SELECT json_type(d), json_type(d, '$.records') FROM doc"
+            ).fetchall()[0]
+        except (duckdb.Error, UnicodeDecodeError):  # DuckDB may cut bytes mid-character
+            kind = None
+        if kind is None:
+            return _parse_json_document_python(text)
+        if kind == "ARRAY":
+            path = "$[*]"
+        elif kind == "OBJECT" and records_kind == "ARRAY":
+            path = "$.records[*]"
+        elif kind == "OBJECT":
+            raise _FileProblem("JSON object without a `records` array")
+        else:
+            raise _FileProblem(f"JSON document is a {kind.lower()}, not an array of records")
+        elements = (
+            con.sql(f"SELECT unnest(json_extract(d, '{path}'))::VARCHAR AS e FROM doc")
+            .to_arrow_table()
+            .column("e")
+            .combine_chunks()
+        )
     return _split_elements(elements)
 
 

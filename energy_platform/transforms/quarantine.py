@@ -18,13 +18,12 @@ def quarantine_jsonl(quarantined: pd.DataFrame) -> bytes:
     table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
     table = table.cast(schemas.QUARANTINE)
     table = table.append_column("row_number", pa.array(range(table.num_rows), pa.int64()))
-    con = connection()
-    con.register("quarantined", table)
     fields = ", ".join(f"'{name}': \"{name}\"" for name in schemas.QUARANTINE_FIELDS)
-    (text,) = con.sql(
-        f"SELECT string_agg(to_json({{{fields}}}), chr(10) ORDER BY row_number) FROM quarantined"
-    ).fetchall()[0]
-    con.close()
+    with connection() as con:
+        con.register("quarantined", table)
+        (text,) = con.sql(
+            f"SELECT string_agg(to_json({{{fields}}}), chr(10) ORDER BY row_number) FROM quarantined"
+        ).fetchall()[0]
     return (text + "\n").encode("utf-8")
 
 

@@ -61,11 +61,10 @@ def recompute_aggregates_sql(
         frame = readings[needed].copy()
         frame[c.TS] = pd.to_datetime(frame[c.TS], utc=True)
         readings = pa.Table.from_pandas(frame, preserve_index=False)
-    con = connection()
-    con.register("readings", readings)
-    county = _conform(con.sql(_COUNTY_5MIN_SQL).to_arrow_table(), schemas.COUNTY_5MIN)
-    daily = _conform(con.sql(_SITE_DAILY_SQL).to_arrow_table(), schemas.SITE_DAILY)
-    con.close()
+    with connection() as con:
+        con.register("readings", readings)
+        county = _conform(con.sql(_COUNTY_5MIN_SQL).to_arrow_table(), schemas.COUNTY_5MIN)
+        daily = _conform(con.sql(_SITE_DAILY_SQL).to_arrow_table(), schemas.SITE_DAILY)
     return county, daily
 
 
