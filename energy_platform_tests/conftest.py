@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from energy_platform.emulator import LOCAL_CREDENTIALS, MotoServer, free_port
-from energy_platform.provision import provision
 from energy_platform.settings import Settings
+from energy_platform_tests.namespaces import fresh_namespace
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
@@ -40,12 +39,7 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def platform_env(emulator: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """A freshly provisioned platform of its own (unique bucket and name prefix) for one test."""
-    suffix = uuid.uuid4().hex[:8]
-    monkeypatch.setenv("ENERGY_BUCKET", f"energy-test-{suffix}")
-    monkeypatch.setenv("ENERGY_TABLE_PREFIX", f"t{suffix}_")
-    settings = Settings.from_env()
-    provision(settings)
-    return settings
+    return fresh_namespace(monkeypatch)
 
 
 @pytest.fixture(scope="session")

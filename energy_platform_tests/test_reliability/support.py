@@ -1,5 +1,5 @@
-"""What the reliability tests share: an independent view of a platform's outputs, an inbox on
-the alerts topic, a second provisioned namespace, and small reading builders."""
+"""What the reliability tests share: an inbox on the alerts topic and small reading builders
+(the independent view of outputs is `energy_platform_tests.lake_view`)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import boto3
-import pytest
 
 from energy_platform import contract as c
 from energy_platform.contract import prefixed
-from energy_platform.provision import provision
 from energy_platform.settings import Settings
 
 
@@ -85,19 +83,3 @@ class AlertInbox:
                 self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"])
         self.received.extend(out)
         return out
-
-
-def second_namespace(monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """Another freshly provisioned bucket and name prefix, made current in the environment."""
-    suffix = uuid.uuid4().hex[:8]
-    monkeypatch.setenv("ENERGY_BUCKET", f"energy-test-{suffix}")
-    monkeypatch.setenv("ENERGY_TABLE_PREFIX", f"t{suffix}_")
-    settings = Settings.from_env()
-    provision(settings)
-    return settings
-
-
-def use_namespace(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
-    """Point the platform (which reads the environment) at `settings`' namespace."""
-    monkeypatch.setenv("ENERGY_BUCKET", settings.bucket)
-    monkeypatch.setenv("ENERGY_TABLE_PREFIX", settings.table_prefix)

@@ -12,12 +12,11 @@ from dagster import instance_for_test
 from energy_platform_tests.faultproxy import FaultPlan, FaultProxy
 from energy_platform_tests.harness import drain
 from energy_platform_tests.lake_view import LakeView
+from energy_platform_tests.namespaces import fresh_namespace, use_namespace
 from energy_platform_tests.test_reliability.support import (
     day,
     jsonl,
     readings,
-    second_namespace,
-    use_namespace,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
@@ -51,7 +50,7 @@ def test_transient_aws_faults_leave_outputs_equal_to_a_fault_free_run(
 ) -> None:
     files = _inputs()
     clean_ns = platform_env
-    faulty_ns = second_namespace(monkeypatch)
+    faulty_ns = fresh_namespace(monkeypatch)
     clean, faulty = LakeView(clean_ns, emulator), LakeView(faulty_ns, emulator)
     for view in (clean, faulty):  # straight to the emulator: it emits the S3 events
         for key, body in files.items():
