@@ -194,6 +194,10 @@ def _positions(buf: np.ndarray, byte: int, start: int) -> np.ndarray:
     return _joined(parts)
 
 
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
+
 def _spans(buf: np.ndarray, separators: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray]:
     """[start, end) of the text between separators, a trailing CR excluded."""
     starts = np.concatenate([[start], separators + 1]).astype(np.int64)
@@ -577,10 +581,6 @@ def _csv_layout(body: bytes, buf: np.ndarray, start: int) -> _CsvLayout:
     inside_before = np.concatenate([[0], np.cumsum(inside)])
     commas = nl_commas[outside] - inside_before[quotes_before[outside] // 2]
     return _CsvLayout(nl_pos, nl_pos[outside], commas, total - int(inside_before[-1]))
-
-
-def _joined(parts: list[np.ndarray]) -> np.ndarray:
-    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
 
 def _parse_csv(body: bytes, start: int) -> ParsedFile:
