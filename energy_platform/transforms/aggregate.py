@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from energy_platform import contract as c
 from energy_platform import schemas
-from energy_platform.transforms.frames import to_frame, to_table
+from energy_platform.transforms.frames import string_array, to_frame, to_table
 
 _WINDOW_S = c.WINDOW_MINUTES * 60
 _DAY_S = 86_400
@@ -37,10 +37,8 @@ def _factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     the first value of each run is factorized."""
     if len(values) == 0 or getattr(values.dtype, "storage", None) != "pyarrow":
         return pd.factorize(values)
-    array = pa.array(values, from_pandas=True)
-    if isinstance(array, pa.ChunkedArray):
-        array = array.chunk(0) if array.num_chunks == 1 else array.combine_chunks()
-    if array.type not in (pa.string(), pa.large_string()):
+    array = string_array(values)
+    if array is None:
         return pd.factorize(values)
     ends = pc.run_end_encode(array).run_ends.to_numpy()
     if len(ends) > len(values) // 8:

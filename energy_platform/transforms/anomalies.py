@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from energy_platform import contract as c
 from energy_platform import schemas
 from energy_platform.transforms.dedupe import key_starts
+from energy_platform.transforms.frames import string_array
 
 MAD_TO_SIGMA = 1.4826
 """Scales the median absolute deviation to a standard deviation for normal noise."""
@@ -75,10 +76,8 @@ def _sorted_site_runs(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
     ts = df[c.TS].array
     if not isinstance(ts, pd.arrays.DatetimeArray) or ts.isna().any():
         return None
-    site = pa.array(df[c.SITE_ID], from_pandas=True)
-    if isinstance(site, pa.ChunkedArray):
-        site = site.chunk(0) if site.num_chunks == 1 else site.combine_chunks()
-    if site.null_count or len(site) == 0 or site.type not in (pa.string(), pa.large_string()):
+    site = string_array(df[c.SITE_ID])
+    if site is None or site.null_count or len(site) == 0:
         return None
     runs = pc.run_end_encode(site)
     ids, m = runs.values, len(runs.values)

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from energy_platform import contract as c
+from energy_platform.transforms.frames import string_array
 
 _ORDER = [
     (c.SITE_ID, "ascending"),
@@ -91,10 +92,8 @@ def _distinct_key_order(readings: pd.DataFrame) -> np.ndarray | None:
 def _site_ranks(site: pd.Series) -> tuple[np.ndarray, int]:
     """Each id's rank among the distinct ids (int64) and their number; Arrow-encoded ids are
     dictionary-encoded by Arrow and only the dictionary is sorted."""
-    array = pa.array(site, from_pandas=True)
-    if isinstance(array, pa.ChunkedArray):
-        array = array.chunk(0) if array.num_chunks == 1 else array.combine_chunks()
-    if array.type not in (pa.string(), pa.large_string()):
+    array = string_array(site)
+    if array is None:
         codes, uniques = pd.factorize(site, sort=True)
         return codes.astype(np.int64), len(uniques)
     encoded = array.dictionary_encode()

@@ -29,6 +29,15 @@ def to_table(df: pd.DataFrame, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
+def string_array(values: pd.Series) -> pa.Array | None:
+    """`values` as one Arrow (large_)string array (no copy when it already is one chunk), or
+    None when they are not text."""
+    array = pa.array(values, from_pandas=True)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.chunk(0) if array.num_chunks == 1 else array.combine_chunks()
+    return array if array.type in (pa.string(), pa.large_string()) else None
+
+
 def to_frame(table: pa.Table) -> pd.DataFrame:
     """A frame of `table`: timestamps keep their unit and zone; an int column with nulls
     becomes pandas' nullable Int64 (never float)."""
