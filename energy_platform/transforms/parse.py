@@ -314,7 +314,7 @@ _ALL_NULL = " AND ".join(f'f."{name}" IS NULL' for name in c.INPUT_FIELDS)
 
 
 def _extract_fields(texts: pa.Array) -> pa.Table:
-    """Per JSON text: `ok` (parsed), `is_object`, and one text column per input field."""
+    """Per JSON text: `is_object`, and one text column per input field."""
     with connection() as con:
         con.register("texts", pa.table({"t": texts}))
         out = con.sql(
@@ -333,7 +333,7 @@ def _extract_fields(texts: pa.Array) -> pa.Table:
             mask = np.asarray(ok.to_numpy(zero_copy_only=False)).copy()
             mask[idx.to_numpy()] = kinds.column("o").to_numpy(zero_copy_only=False)
             is_object = pa.array(mask)
-    return out.append_column("ok", ok).append_column("is_object", is_object)
+    return out.append_column("is_object", is_object)
 
 
 class _Number(str):
@@ -375,8 +375,8 @@ def _parse_json_lines(body: bytes, start: int) -> ParsedFile:
     bad_idx = np.flatnonzero(~good.to_numpy(zero_copy_only=False))
     if len(bad_idx) == 0:
         return ParsedFile(records=records, raw_terminated=terminated)
-    # fallback, per line but only for lines DuckDB could not read as an object
-    ok = fields.column("ok").to_numpy()
+    # fallback, per line but only for lines DuckDB could not read as an object; Python's
+    # parser decides (DuckDB's also takes texts such as `INF` that are not JSON)
     extra_fields: dict[str, list[str | None]] = {name: [] for name in c.INPUT_FIELDS}
     extra_lines: list[int] = []
     extra_raw: list[str] = []
@@ -388,16 +388,13 @@ def _parse_json_lines(body: bytes, start: int) -> ParsedFile:
         if not text.strip():
             continue  # whitespace-only line: blank
         line = int(line_no[i])
-        if ok[i]:
-            value = json.loads(text)
-        else:
-            try:
-                value = _python_json(text)
-            except (ValueError, RecursionError) as e:
-                rej_lines.append(line)
-                rej_raw.append(text)
-                rej_detail.append(f"line {line}: not valid JSON ({e})")
-                continue
+        try:
+            value = _python_json(text)
+        except (ValueError, RecursionError) as e:
+            rej_lines.append(line)
+            rej_raw.append(text)
+            rej_detail.append(f"line {line}: not valid JSON ({e})")
+            continue
         if not isinstance(value, dict):
             rej_lines.append(line)
             rej_raw.append(text)
