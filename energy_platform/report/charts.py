@@ -104,6 +104,17 @@ def _in_period(bucket: str) -> dict[str, Any]:
     return {"xperiod": BUCKET_MS[bucket], "xperiodalignment": "middle"}
 
 
+def _line(x: list[str], y: list[float | None], name: str, color: str, **style: Any) -> go.Scatter:
+    """One line of a time chart (`style`: more line settings, or trace settings such as fill)."""
+    line = {"color": color, **style.pop("line", {})}
+    return go.Scatter(x=x, y=y, name=name, mode="lines", line=line, **style)
+
+
+def _ranked_axis(**extra: Any) -> dict[str, Any]:
+    """The category axis of a ranked horizontal bar chart: first item on top."""
+    return {"type": "category", "autorange": "reversed", "automargin": True, **extra}
+
+
 def _bar_time_axis(figure: go.Figure, bucket: str, periods: pd.Series) -> None:
     """With few buckets, show each whole bucket with one centred label (one day stays a day)."""
     if len(periods) > 31 or bucket == "hour":
@@ -127,20 +138,8 @@ def energy_trend(data: ReportData) -> Chart:
         x = _periods(s["period"])
         figure = go.Figure(
             [
-                go.Scatter(
-                    x=x,
-                    y=_values(s[c.GENERATED_SUM]),
-                    name="generated",
-                    mode="lines",
-                    line={"color": GENERATED_COLOR},
-                ),
-                go.Scatter(
-                    x=x,
-                    y=_values(s[c.CONSUMED_SUM]),
-                    name="consumed",
-                    mode="lines",
-                    line={"color": CONSUMED_COLOR},
-                ),
+                _line(x, _values(s[c.GENERATED_SUM]), "generated", GENERATED_COLOR),
+                _line(x, _values(s[c.CONSUMED_SUM]), "consumed", CONSUMED_COLOR),
             ]
         )
         _layout(figure, height=440, time_axis=True, yaxis_title=f"kWh ({bucket})")
@@ -163,24 +162,11 @@ def net_energy(data: ReportData) -> Chart:
     if not s.empty:
         x = _periods(s["period"])
         net = s[c.NET].astype(float)
+        area = {"line": {"width": 1}, "fill": "tozeroy"}
         figure = go.Figure(
             [
-                go.Scatter(
-                    x=x,
-                    y=_values(net.clip(lower=0)),
-                    name="surplus",
-                    mode="lines",
-                    line={"color": SURPLUS_COLOR, "width": 1},
-                    fill="tozeroy",
-                ),
-                go.Scatter(
-                    x=x,
-                    y=_values(net.clip(upper=0)),
-                    name="deficit",
-                    mode="lines",
-                    line={"color": DEFICIT_COLOR, "width": 1},
-                    fill="tozeroy",
-                ),
+                _line(x, _values(net.clip(lower=0)), "surplus", SURPLUS_COLOR, **area),
+                _line(x, _values(net.clip(upper=0)), "deficit", DEFICIT_COLOR, **area),
             ]
         )
         _layout(figure, time_axis=True, yaxis_title=f"net kWh ({bucket})")
@@ -286,7 +272,7 @@ def county_efficiency(data: ReportData) -> Chart:
             figure,
             height=max(260, 60 + 24 * len(s)),
             xaxis={"title": {"text": "self-sufficiency %"}, "range": [0, 105]},
-            yaxis={"type": "category", "autorange": "reversed", "automargin": True},
+            yaxis=_ranked_axis(),
         )
     shown = len(s)
     return Chart(
@@ -320,7 +306,7 @@ def county_heatmap(data: ReportData) -> Chart:
             figure,
             height=max(300, 120 + 22 * len(wide)),
             time_axis=True,
-            yaxis={"type": "category", "autorange": "reversed", "automargin": True},
+            yaxis=_ranked_axis(),
         )
         figure.update_layout(hovermode="closest")
     return Chart(
@@ -394,13 +380,7 @@ def anomaly_sites(data: ReportData) -> Chart:
             height=max(260, 80 + 24 * len(order)),
             barmode="stack",
             xaxis={"title": {"text": "anomalies"}, **_count_axis(s["site_total"].max())},
-            yaxis={
-                "type": "category",
-                "categoryorder": "array",
-                "categoryarray": order,
-                "autorange": "reversed",
-                "automargin": True,
-            },
+            yaxis=_ranked_axis(categoryorder="array", categoryarray=order),
         )
     return Chart(
         "anomaly_sites",
@@ -429,7 +409,7 @@ def quarantine_reasons(data: ReportData) -> Chart:
             figure,
             height=max(220, 80 + 28 * len(s)),
             xaxis={"title": {"text": "quarantined records"}, **_count_axis(s["records"].max())},
-            yaxis={"type": "category", "autorange": "reversed", "automargin": True},
+            yaxis=_ranked_axis(),
         )
     return Chart(
         "quarantine_reasons",
