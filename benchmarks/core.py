@@ -4,8 +4,9 @@ Records are the simulator's (one UTC day of 5-minute readings per site, 2% anoma
 invalid records), encoded by `simulate.encode_batch`. Each stage is timed on its own: parse
 (`parse_object`), validate (clean / quarantine), de-duplicate, anomalies, county_5min,
 site_daily; the chain is run `repeat` times and the fastest run counts (the machine is
-shared; every run's time is in the note, to show the spread). The same run times `benchmarks.naive` (json.loads / csv and a loop) on the first
-`naive_records` records of the same file and checks it counts what the core counts.
+shared; every run's time is in the note, to show the spread). The same run times
+`benchmarks.naive` (json.loads / csv and a loop) on the first `naive_records` records of the
+same file and checks it counts what the core counts.
 """
 
 from __future__ import annotations

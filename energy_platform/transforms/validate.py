@@ -196,8 +196,9 @@ def validate_records(
         bad = pc.is_valid(judged.column("reason")).combine_chunks()
         n_bad = pc.sum(bad).as_py() or 0
         if n_bad:
+            rejected = records.filter(bad)
             con.unregister("records")
-            con.register("records", records.filter(bad))
+            con.register("records", rejected)
             details = con.sql(_DETAIL_SQL, params=params).to_arrow_table().column("detail")
 
     kept = records.select([c.SITE_ID, c.COUNTY, c.DEVICE_ID, c.SOURCE_LINE])
@@ -213,7 +214,7 @@ def validate_records(
             pa.table(
                 [
                     pa.array(np.full(n_bad, source_key, dtype=object), pa.string()),
-                    records.column(c.SOURCE_LINE).filter(bad),
+                    rejected.column(c.SOURCE_LINE),
                     reasons.filter(bad),
                     details,
                     parsed.raw_texts(bad),
