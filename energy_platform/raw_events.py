@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote_plus
 
 from energy_platform import contract as c
@@ -13,6 +13,17 @@ MAX_FILES_PER_RUN = 200
 MAX_BYTES_PER_RUN = 256 * 1024 * 1024
 RECENT_SECONDS = 6 * 3600
 RECENT_LIMIT = 50_000
+
+MAX_MESSAGE_CHARS = 64 * 1024
+"""An S3 notification or a replay request is a few KB; a larger body is not one."""
+MAX_KEY_BYTES = 1024
+"""S3's limit for a key, and DynamoDB's for the ledger's sort key (the ETag)."""
+MAX_SIZE = 2**63 - 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = timedelta(milliseconds=1)
+MAX_ARRIVAL_MS = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // _ONE_MS
+
+Doc = dict[str, object]
 
 
 @dataclass(frozen=True)
@@ -39,53 +50,130 @@ class RawObjectEvent:
         }
 
 
-def _epoch_ms(iso: str) -> int:
-    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
-
-
-def parse_message(body: str) -> list[RawObjectEvent]:
+def parse_message(body: str | bytes) -> list[RawObjectEvent]:
     """Objects named by one queue message: an S3 notification, or a replay request.
 
-    S3 test events and events for keys outside raw/ name none. Raises ValueError for a body
-    that is neither.
+    S3 test events, events other than ObjectCreated and keys outside raw/ name none. Any other
+    body raises ValueError (and nothing else) with a short reason that never quotes the body.
     """
-    try:
-        doc = json.loads(body)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"not JSON: {err}") from None
-    if not isinstance(doc, dict):
-        raise ValueError("not a JSON object")
+    doc = _object(_json(body), "message")
     if doc.get("Event") == "s3:TestEvent":
         return []
-    if doc.get("replay"):
-        return [
-            RawObjectEvent(
-                doc["key"],
-                doc.get("etag", ""),
-                int(doc.get("size", 0)),
-                int(doc.get("arrival_ms", 0)),
-                True,
-            )
-        ]
+    if "replay" in doc:
+        return [_replay_request(doc)]
     if "Records" not in doc:
         raise ValueError("neither an S3 event nor a replay request")
-    out = []
-    for rec in doc["Records"]:
-        if not str(rec.get("eventName", "")).startswith("ObjectCreated"):
-            continue
-        obj = rec["s3"]["object"]
-        key = unquote_plus(obj["key"])
-        if not key.startswith(c.RAW_PREFIX):
-            continue
-        out.append(
-            RawObjectEvent(
-                key,
-                str(obj.get("eTag", "")).strip('"'),
-                int(obj.get("size", 0)),
-                _epoch_ms(rec["eventTime"]),
-            )
-        )
-    return out
+    records = doc["Records"]
+    if not isinstance(records, list):
+        raise ValueError("Records: not a list")
+    events = (_s3_record(rec, f"Records[{i}]") for i, rec in enumerate(records))
+    return [ev for ev in events if ev is not None]
+
+
+def _json(body: str | bytes) -> object:
+    if isinstance(body, bytes):
+        try:
+            body = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError("not UTF-8") from None
+    if len(body) > MAX_MESSAGE_CHARS:
+        raise ValueError(f"too large: {len(body)} characters (at most {MAX_MESSAGE_CHARS})")
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as err:  # ValueError: also an integer of 4,300+ digits
+        raise ValueError(f"not JSON: {str(err)[:100]}") from None
+
+
+def _replay_request(doc: Doc) -> RawObjectEvent:
+    if doc["replay"] is not True:
+        raise ValueError("replay: not true")
+    key = _text(_string(doc, "key", "replay"), "replay.key")
+    if not key.startswith(c.RAW_PREFIX):
+        raise ValueError(f"replay.key: not under {c.RAW_PREFIX}")
+    return RawObjectEvent(
+        key,
+        _text(_string(doc, "etag", "replay", ""), "replay.etag"),
+        _integer(doc, "size", "replay", MAX_SIZE),
+        _integer(doc, "arrival_ms", "replay", MAX_ARRIVAL_MS),
+        replay=True,
+    )
+
+
+def _s3_record(value: object, where: str) -> RawObjectEvent | None:
+    rec = _object(value, where)
+    if not _string(rec, "eventName", where).startswith("ObjectCreated"):
+        return None
+    at = f"{where}.s3.object"
+    obj = _member(_member(rec, "s3", where), "object", f"{where}.s3")
+    key = _text(_s3_key(_string(obj, "key", at), f"{at}.key"), f"{at}.key")
+    if not key.startswith(c.RAW_PREFIX):
+        return None
+    return RawObjectEvent(
+        key,
+        _text(_string(obj, "eTag", at, "").strip('"'), f"{at}.eTag"),
+        _integer(obj, "size", at, MAX_SIZE),
+        _epoch_ms(_string(rec, "eventTime", where), f"{where}.eventTime"),
+    )
+
+
+def _object(value: object, where: str) -> Doc:
+    if not isinstance(value, dict):
+        raise ValueError(f"{where}: not a JSON object")
+    return value
+
+
+def _member(doc: Doc, name: str, where: str) -> Doc:
+    if name not in doc:
+        raise ValueError(f"{where}.{name}: missing")
+    return _object(doc[name], f"{where}.{name}")
+
+
+def _string(doc: Doc, name: str, where: str, default: str | None = None) -> str:
+    value = doc.get(name, default)
+    if not isinstance(value, str):
+        raise ValueError(f"{where}.{name}: {'missing' if name not in doc else 'not a string'}")
+    return value
+
+
+def _integer(doc: Doc, name: str, where: str, high: int) -> int:
+    """An optional whole number in [0, high] (default 0)."""
+    value = doc.get(name, 0)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{where}.{name}: not a whole number")
+    if not 0 <= value <= high:
+        raise ValueError(f"{where}.{name}: outside [0, {high}]")
+    return value
+
+
+def _text(value: str, where: str) -> str:
+    """`value` if it can name an object: UTF-8 (no lone surrogate), at most MAX_KEY_BYTES."""
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ValueError(f"{where}: not valid Unicode") from None
+    if size > MAX_KEY_BYTES:
+        raise ValueError(f"{where}: longer than {MAX_KEY_BYTES} bytes")
+    return value
+
+
+def _s3_key(encoded: str, where: str) -> str:
+    """S3 URL-encodes keys in notifications (a space as `+`)."""
+    try:
+        return unquote_plus(encoded, errors="strict")
+    except UnicodeDecodeError:
+        raise ValueError(f"{where}: percent-encodes bytes that are not UTF-8") from None
+
+
+def _epoch_ms(iso: str, where: str) -> int:
+    """Epoch milliseconds of an ISO-8601 time (UTC unless it says otherwise)."""
+    try:
+        when = datetime.fromisoformat(iso)
+    except ValueError:
+        raise ValueError(f"{where}: not an ISO-8601 time") from None
+    ms = ((when if when.tzinfo else when.replace(tzinfo=UTC)) - _EPOCH) // _ONE_MS
+    if not 0 <= ms <= MAX_ARRIVAL_MS:
+        raise ValueError(f"{where}: before 1970 or after 9999")
+    return ms
 
 
 def plan_runs(
@@ -124,7 +212,8 @@ class RawCursor:
     """What raw_files_sensor remembers between ticks (stored by Dagster with each tick)."""
 
     pending_delete: list[str] = field(default_factory=list)
-    """Receipt handles of messages whose runs were requested by the previous tick."""
+    """Receipt handles of messages the previous tick handled: their runs were requested (or,
+    malformed, they were dead-lettered but their delete failed)."""
     recent: dict[str, float] = field(default_factory=dict)
     """key@etag -> when it was requested: duplicate deliveries of in-flight objects are dropped."""
 

@@ -3,6 +3,7 @@
 import time
 from datetime import UTC, datetime, timedelta
 
+from botocore.exceptions import BotoCoreError, ClientError
 from dagster import (
     DagsterRunStatus,
     DefaultSensorStatus,
@@ -29,9 +30,13 @@ from energy_platform.raw_events import (
 )
 from energy_platform.resources import AlertNotifier, EventQueues, LakeStorage
 from energy_platform.resources.dynamodb import DynamoTables
+from energy_platform.resources.queue import Message, SendRefused
 from energy_platform.transforms.batch import batch_id
 
 MAX_MESSAGES_PER_TICK = 1000
+MAX_REASON_CHARS = 300
+MAX_BODY_EXCERPT_CHARS = 1000
+"""How much of a malformed message its dead letter keeps (escaped, 10 fit in a 256 KiB request)."""
 VISIBILITY_SECONDS = 900
 """Messages received but not yet deleted stay hidden this long (the next tick deletes them)."""
 FAILED_DAY_BACKOFF_SECONDS = 120
@@ -56,19 +61,17 @@ def raw_files_sensor(
     S3 notifies the raw_events queue of every new object; this sensor drains it, skips objects
     the ledger already processed or that are in flight, and groups the rest into runs (by
     count and bytes). Messages are deleted one tick later, once Dagster has stored the runs
-    this tick requested, so a crash in between re-delivers rather than loses them.
+    this tick requested, so a crash in between re-delivers rather than loses them. A malformed
+    message names no file: it goes to the dead-letter queue with its reason and is deleted at
+    once, so it holds back nothing else.
     """
     cursor = RawCursor.load(context.cursor)
     if cursor.pending_delete:
         queues.delete(c.RAW_EVENTS_QUEUE, cursor.pending_delete)
         cursor.pending_delete = []
-    messages = queues.receive(c.RAW_EVENTS_QUEUE, MAX_MESSAGES_PER_TICK, VISIBILITY_SECONDS)
-    events: list[RawObjectEvent] = []
-    for m in messages:
-        try:
-            events.extend(parse_message(m.body))
-        except ValueError as err:
-            context.log.warning(f"raw_events message {m.message_id} ignored: {err}")
+    received = queues.receive(c.RAW_EVENTS_QUEUE, MAX_MESSAGES_PER_TICK, VISIBILITY_SECONDS)
+    messages, events, malformed = _parse_all(received)
+    undeleted = _set_aside(context, queues, malformed)
     events = latest_per_key(events)
     done = ledger.processed(tables, [(e.key, e.etag) for e in events if not e.replay])
     fresh = [
@@ -99,17 +102,71 @@ def raw_files_sensor(
             )
         )
     cursor.remember([e.identity for e in fresh], now)
-    cursor.pending_delete = [m.receipt_handle for m in messages]
+    cursor.pending_delete = [m.receipt_handle for m in messages] + undeleted
     skipped = len(events) - len(fresh)
     if not requests:
         return SensorResult(
-            skip_reason=f"{len(messages)} messages, no new raw objects ({skipped} already processed or in flight)",
+            skip_reason=f"{len(received)} messages ({len(malformed)} malformed), no new raw objects"
+            f" ({skipped} already processed or in flight)",
             cursor=cursor.dump(),
         )
     context.log.info(
         f"{len(fresh)} new raw objects in {len(requests)} runs; {skipped} skipped as seen"
     )
     return SensorResult(run_requests=requests, cursor=cursor.dump())
+
+
+def _parse_all(
+    messages: list[Message],
+) -> tuple[list[Message], list[RawObjectEvent], list[tuple[Message, str]]]:
+    """The well-formed messages, the objects they name, and the malformed ones with why."""
+    good: list[Message] = []
+    events: list[RawObjectEvent] = []
+    malformed: list[tuple[Message, str]] = []
+    for m in messages:
+        try:
+            events.extend(parse_message(m.body))
+        except ValueError as err:
+            malformed.append((m, str(err)[:MAX_REASON_CHARS]))
+        else:
+            good.append(m)
+    return good, events, malformed
+
+
+def _dead_letter(m: Message, reason: str) -> dict[str, object]:
+    return {
+        "queue": c.RAW_EVENTS_QUEUE,
+        "message_id": m.message_id,
+        "error": f"malformed message: {reason}",
+        "body": m.body[:MAX_BODY_EXCERPT_CHARS],
+        "body_chars": len(m.body),
+    }
+
+
+def _set_aside(
+    context: SensorEvaluationContext, queues: EventQueues, malformed: list[tuple[Message, str]]
+) -> list[str]:
+    """Dead-letter the malformed messages, then delete them from raw_events.
+
+    Returns the receipt handles still to delete (with the next tick's). Were the dead-letter
+    queue unreachable, they stay: back after the visibility timeout, then SQS's redrive.
+    """
+    for m, reason in malformed:
+        context.log.warning(f"raw_events message {m.message_id} is malformed: {reason}")
+    if not malformed:
+        return []
+    try:
+        queues.send_json(c.DEAD_LETTERS_QUEUE, [_dead_letter(m, why) for m, why in malformed])
+    except (BotoCoreError, ClientError, SendRefused) as err:
+        context.log.error(f"{len(malformed)} malformed messages not dead-lettered, kept: {err}")
+        return []
+    handles = [m.receipt_handle for m, _ in malformed]
+    try:
+        if queues.delete(c.RAW_EVENTS_QUEUE, handles) == len(handles):
+            return []
+    except (BotoCoreError, ClientError) as err:
+        context.log.warning(f"dead-lettered messages not deleted yet, next tick will: {err}")
+    return handles
 
 
 def _days_with_active_runs(context: SensorEvaluationContext) -> set[str]:

@@ -14,6 +14,10 @@ from energy_platform.resources.clients import AwsResource, name_prefix_field
 SQS_BATCH = 10
 
 
+class SendRefused(RuntimeError):
+    """SQS accepted a send request but refused some of its messages."""
+
+
 @dataclass(frozen=True)
 class Message:
     message_id: str
@@ -76,13 +80,17 @@ class EventQueues(AwsResource):
             self.client.change_message_visibility_batch(QueueUrl=self.url(queue), Entries=entries)
 
     def send_json(self, queue: str, bodies: Sequence[dict[str, Any]]) -> int:
-        """Send each body as one JSON message, 10 per request."""
+        """Send each body as one JSON message, 10 per request; SendRefused if SQS refuses any."""
+        refused: list[str] = []
         for i in range(0, len(bodies), SQS_BATCH):
             entries = [
-                {"Id": str(n), "MessageBody": json.dumps(b, default=str, sort_keys=True)}
+                {"Id": str(i + n), "MessageBody": json.dumps(b, default=str, sort_keys=True)}
                 for n, b in enumerate(bodies[i : i + SQS_BATCH])
             ]
-            self.client.send_message_batch(QueueUrl=self.url(queue), Entries=entries)
+            resp = self.client.send_message_batch(QueueUrl=self.url(queue), Entries=entries)
+            refused += [f"#{f['Id']}: {f.get('Code', '?')}" for f in resp.get("Failed", [])]
+        if refused:
+            raise SendRefused(f"{queue} refused {len(refused)} messages ({', '.join(refused[:5])})")
         return len(bodies)
 
     def depth(self, queue: str) -> int:
@@ -96,4 +104,4 @@ class EventQueues(AwsResource):
         )
 
 
-__all__ = ["DEAD_LETTERS_QUEUE", "RAW_EVENTS_QUEUE", "EventQueues", "Message"]
+__all__ = ["DEAD_LETTERS_QUEUE", "RAW_EVENTS_QUEUE", "EventQueues", "Message", "SendRefused"]

@@ -5,8 +5,18 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from energy_platform.raw_events import RawObjectEvent, latest_per_key, parse_message, plan_runs
+from energy_platform import contract as c
+from energy_platform.raw_events import (
+    MAX_KEY_BYTES,
+    MAX_MESSAGE_CHARS,
+    RawObjectEvent,
+    latest_per_key,
+    parse_message,
+    plan_runs,
+)
 
 
 def _s3_event(
@@ -41,6 +51,132 @@ def test_garbage_message_is_an_error() -> None:
         parse_message("not json")
     with pytest.raises(ValueError):
         parse_message(json.dumps({"hello": 1}))
+
+
+def _record(**changes: object) -> dict[str, object]:
+    """One S3 ObjectCreated record for raw/x.json; `s3_key=...` etc. change its object."""
+    obj = {"key": "raw/x.json", "eTag": "e1", "size": 10}
+    obj.update({k[3:]: v for k, v in changes.items() if k.startswith("s3_")})
+    rec = {"eventName": "ObjectCreated:Put", "eventTime": "2026-01-01T00:00:00Z"}
+    rec.update({k: v for k, v in changes.items() if not k.startswith("s3_")})
+    return {"s3": {"object": obj}, **rec}
+
+
+def _records(*records: object) -> str:
+    return json.dumps({"Records": list(records)})
+
+
+MALFORMED = {
+    "invalid UTF-8": (b'{"replay": true, "key": "raw/\xff.json"}', "not UTF-8"),
+    "lone surrogate in key": ('{"replay": true, "key": "raw/\\ud800.json"}', "replay.key"),
+    "lone surrogate in an S3 key": (_records(_record(s3_key="raw/\ud800")), "not valid Unicode"),
+    "key percent-encoding bytes that are not UTF-8": (_records(_record(s3_key="raw/%FF")), "UTF-8"),
+    "JSON that is not an object": ("[1, 2, 3]", "not a JSON object"),
+    "null": ("null", "not a JSON object"),
+    "Records not a list": (json.dumps({"Records": {"s3": {}}}), "Records: not a list"),
+    "record not an object": (_records("ObjectCreated:Put"), "Records[0]: not a JSON object"),
+    "record without s3": (_records({"eventName": "ObjectCreated:Put"}), "Records[0].s3: missing"),
+    "s3 null": (_records(_record(s3=None)), "Records[0].s3: not a JSON object"),
+    "record without object": (_records(_record(s3={"bucket": {}})), "s3.object: missing"),
+    "object without key": (_records({**_record(), "s3": {"object": {}}}), "object.key: missing"),
+    "key not a string": (_records(_record(s3_key=["raw/x.json"])), "key: not a string"),
+    "eventName not a string": (_records(_record(eventName=7)), "eventName: not a string"),
+    "size a string": (_records(_record(s3_size="10")), "size: not a whole number"),
+    "size a float": (_records(_record(s3_size=1e300)), "size: not a whole number"),
+    "size huge": (_records(_record(s3_size=10**30)), "size: outside"),
+    "size negative": (_records(_record(s3_size=-1)), "size: outside"),
+    "size true": (_records(_record(s3_size=True)), "size: not a whole number"),
+    "size of 5,000 digits": ('{"Records": [{"size": ' + "9" * 5000 + "}]}", "not JSON"),
+    "eTag an object": (_records(_record(s3_eTag={"a": 1})), "eTag: not a string"),
+    "eventTime not a time": (_records(_record(eventTime="yesterday")), "eventTime: not an ISO"),
+    "eventTime a number": (_records(_record(eventTime=1.5e12)), "eventTime: not a string"),
+    "eventTime before 1970": (_records(_record(eventTime="1900-01-01T00:00:00Z")), "1970"),
+    "eventTime year 9999 minus a day": (
+        _records(_record(eventTime="9999-12-31T23:59:59-23:59")),
+        "after 9999",
+    ),
+    "key longer than S3 allows": (_records(_record(s3_key="raw/" + "k" * MAX_KEY_BYTES)), "longer"),
+    "replay request without key": (json.dumps({"replay": True}), "replay.key: missing"),
+    "replay key outside raw/": (json.dumps({"replay": True, "key": "silver/x"}), "not under raw/"),
+    "replay not true": (json.dumps({"replay": "yes", "key": "raw/x.json"}), "replay: not true"),
+    "replay arrival a string": (
+        json.dumps({"replay": True, "key": "raw/x", "arrival_ms": "1"}),
+        "arrival_ms: not a whole number",
+    ),
+    "nested garbage": (json.dumps({"Records": [{"eventName": {"a": [[[]]]}}]}), "eventName"),
+    "nested 30,000 deep": ("[" * 30_000 + "]" * 30_000, "not JSON"),
+    "nested 30,000 deep in an object": ('{"Records": ' + "[" * 30_000, "not JSON"),
+    "huge body": (json.dumps({"Records": [], "pad": "x" * MAX_MESSAGE_CHARS}), "too large"),
+}
+
+
+@pytest.mark.parametrize("case", MALFORMED)
+def test_malformed_message_is_a_value_error_with_its_reason(case: str) -> None:
+    body, reason = MALFORMED[case]
+    with pytest.raises(ValueError) as err:
+        parse_message(body)
+    assert type(err.value) is ValueError
+    assert reason in str(err.value)
+    assert len(str(err.value)) < 200  # the reason, never the body
+
+
+def test_records_other_than_object_created_are_not_validated_further() -> None:
+    assert parse_message(_records({"eventName": "ObjectRemoved:Delete"})) == []
+
+
+def test_naive_event_time_is_utc_and_replay_defaults_hold() -> None:
+    (ev,) = parse_message(_records(_record(eventTime="2026-01-01T00:00:00")))
+    assert ev.arrival_ms == 1767225600000
+    (ev,) = parse_message(json.dumps({"replay": True, "key": "raw/x.json"}))
+    assert (ev.etag, ev.size, ev.arrival_ms, ev.replay) == ("", 0, 0, True)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+ANY_TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=200)
+
+
+def _field(valid: object) -> st.SearchStrategy[object]:
+    """The valid value, absent (None), or arbitrary JSON, text or a key-like string."""
+    return st.sampled_from([valid]) | JSON | st.just(None) | st.text().map(lambda t: f"raw/{t}")
+
+
+@st.composite
+def _near_valid(draw: st.DrawFn) -> str:
+    """An S3 event or replay request with some fields replaced by garbage."""
+    if draw(st.booleans()):
+        doc = {"replay": draw(_field(True)), "key": draw(_field("raw/x.json"))}
+        doc |= {k: draw(_field(v)) for k, v in (("etag", "e"), ("size", 1), ("arrival_ms", 1))}
+    else:
+        obj = {k: draw(_field(v)) for k, v in (("key", "raw/x.json"), ("eTag", "e"), ("size", 1))}
+        rec = {
+            "eventName": draw(_field("ObjectCreated:Put")),
+            "eventTime": draw(_field("2026-01-01T00:00:00Z")),
+            "s3": draw(_field({"object": obj})),
+        }
+        doc = {"Records": draw(_field([rec]))}
+    return json.dumps({k: v for k, v in doc.items() if v is not None})
+
+
+def _events_or_value_error(body: str | bytes) -> None:
+    try:
+        events = parse_message(body)
+    except ValueError as err:
+        assert type(err) is ValueError and 0 < len(str(err)) < 200
+        return
+    for ev in events:
+        assert ev.key.startswith(c.RAW_PREFIX) and len(ev.key.encode()) <= MAX_KEY_BYTES
+        assert isinstance(ev.size, int) and isinstance(ev.arrival_ms, int)
+        json.dumps(ev.as_config()).encode()  # fits a run config
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(JSON.map(json.dumps), ANY_TEXT, st.binary(max_size=200), _near_valid()))
+def test_any_body_is_events_or_a_value_error(body: str | bytes) -> None:
+    _events_or_value_error(body)
 
 
 def test_runs_bounded_by_count_and_bytes() -> None:

@@ -143,3 +143,101 @@ def test_day_with_gold_older_than_silver_is_requested_again_after_a_failed_run(
         s3.put_object(Bucket=platform_env.bucket, Key=day_key, Body=body)
         assert run_days(instance, stats) == 1
         assert stats.daily_runs == ["2026-01-01"] and stats.failed_runs == 0
+
+
+def _record(**obj: object) -> dict[str, object]:
+    obj = {"key": "raw/x.json", "eTag": "e", "size": 1, **obj}
+    return {
+        "eventName": "ObjectCreated:Put",
+        "eventTime": "2026-01-01T00:00:00Z",
+        "s3": {"object": obj},
+    }
+
+
+MALFORMED = {  # body -> the reason the dead letter must give
+    "{not json": "not JSON",
+    "[1, 2]": "not a JSON object",
+    '{"Records": "raw/a.json"}': "Records: not a list",
+    '{"Records": [{"eventName": "ObjectCreated:Put"}]}': "Records[0].s3: missing",
+    json.dumps({"Records": [_record(key=42)]}): "key: not a string",
+    json.dumps({"Records": [_record(size=10**30)]}): "size: outside",
+    json.dumps({"Records": [{**_record(), "eventTime": "soon"}]}): "eventTime: not an ISO",
+    '{"replay": true}': "replay.key: missing",
+    '{"replay": true, "key": "raw/\\ud800.json"}': "replay.key: not valid Unicode",
+    "[" * 30_000: "not JSON",
+    json.dumps({"Records": [], "pad": "x" * 100_000}): "too large",
+}
+
+
+def _url(settings: Settings, queue: str) -> str:
+    sqs = boto3.client("sqs", region_name=settings.region)
+    return sqs.get_queue_url(QueueName=c.prefixed(settings.table_prefix, queue))["QueueUrl"]
+
+
+def _depth(settings: Settings, queue: str) -> tuple[int, int]:
+    """(visible, in flight) messages of a queue, as SQS counts them."""
+    sqs = boto3.client("sqs", region_name=settings.region)
+    attrs = sqs.get_queue_attributes(QueueUrl=_url(settings, queue), AttributeNames=["All"])
+    a = attrs["Attributes"]
+    return int(a["ApproximateNumberOfMessages"]), int(a["ApproximateNumberOfMessagesNotVisible"])
+
+
+def _send_raw(settings: Settings, bodies: list[str]) -> dict[str, str]:
+    """Put `bodies` on raw_events as they are; message id -> body."""
+    sqs = boto3.client("sqs", region_name=settings.region)
+    url = _url(settings, c.RAW_EVENTS_QUEUE)
+    return {sqs.send_message(QueueUrl=url, MessageBody=b)["MessageId"]: b for b in bodies}
+
+
+def _dead_letters(settings: Settings) -> list[dict]:
+    sqs = boto3.client("sqs", region_name=settings.region)
+    url = _url(settings, c.DEAD_LETTERS_QUEUE)
+    out: list[dict] = []
+    while batch := sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60
+    ).get("Messages"):
+        out += [json.loads(m["Body"]) for m in batch]
+    return out
+
+
+def test_malformed_messages_are_dead_lettered_and_hold_back_nothing(
+    platform_env: Settings,
+) -> None:
+    with instance_for_test() as instance:
+        stats = DrainStats()
+        assert ingest_tick(instance, stats) == []  # takes what provisioning left (S3's test event)
+        sent = _send_raw(platform_env, list(MALFORMED))
+        _land(platform_env, ["raw/good/1.json"])
+
+        requests = ingest_tick(instance, stats)
+        assert _requested_keys(requests) == ["raw/good/1.json"]  # in the very same tick
+        # Left on raw_events: the good file's event only, in flight until the next tick deletes it.
+        assert _depth(platform_env, c.RAW_EVENTS_QUEUE) == (0, 1)
+        letters = _dead_letters(platform_env)
+        assert sorted(d["message_id"] for d in letters) == sorted(sent)
+        for d in letters:
+            body = sent[d["message_id"]]
+            assert d["queue"] == c.RAW_EVENTS_QUEUE
+            assert d["error"].startswith("malformed message: ")
+            assert MALFORMED[body] in d["error"] and len(d["error"]) < 400
+            assert d["body"] == body[:1000] and d["body_chars"] == len(body)
+
+        assert ingest_tick(instance, stats) == []
+        assert _depth(platform_env, c.RAW_EVENTS_QUEUE) == (0, 0)
+        assert _depth(platform_env, c.DEAD_LETTERS_QUEUE) == (0, len(MALFORMED))  # not twice
+
+
+def test_malformed_messages_wait_if_dead_letters_is_unreachable(platform_env: Settings) -> None:
+    """No dead-letter queue: the bad messages stay on raw_events, the good file still runs."""
+    with instance_for_test() as instance:
+        stats = DrainStats()
+        ingest_tick(instance, stats)
+        sqs = boto3.client("sqs", region_name=platform_env.region)
+        sqs.delete_queue(QueueUrl=_url(platform_env, c.DEAD_LETTERS_QUEUE))
+        _send_raw(platform_env, ["{not json", '{"replay": true}'])
+        _land(platform_env, ["raw/good/2.json"])
+
+        assert _requested_keys(ingest_tick(instance, stats)) == ["raw/good/2.json"]
+        assert _depth(platform_env, c.RAW_EVENTS_QUEUE) == (0, 3)
+        assert ingest_tick(instance, stats) == []
+        assert _depth(platform_env, c.RAW_EVENTS_QUEUE) == (0, 2)  # hidden, not deleted
