@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from energy_platform.settings import get_settings
+
+if TYPE_CHECKING:
+    from energy_platform.api.auth import Exposure
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -189,14 +194,56 @@ def replay(dry_run: bool, missing: bool) -> None:
 @click.option(
     "--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Worker processes."
 )
-def api(host: str, port: int, workers: int) -> None:
-    """Serve the query API over the DynamoDB tables (docs at /docs; ENERGY_API_KEY guards /v1)."""
+@click.option(
+    "--allow-unauthenticated",
+    is_flag=True,
+    help="Without ENERGY_API_KEY, serve on a non-loopback --host anyway: open to anyone.",
+)
+def api(host: str, port: int, workers: int, allow_unauthenticated: bool) -> None:
+    """Serve the query API over the DynamoDB tables (docs at /docs).
+
+    ENERGY_API_KEY guards /v1. Without it the API listens on loopback only, unless
+    --allow-unauthenticated says it may be open to anyone who reaches --host.
+    """
+    from energy_platform.api.auth import UnsafeExposure, configured_api_key, exposure
+    from energy_platform.api.pagination import ensure_token_secret
+
+    try:
+        mode = exposure(host, configured_api_key(), allow_unauthenticated)
+    except UnsafeExposure as err:
+        raise click.ClickException(str(err)) from None
+    _announce_api(host, port, mode, allow_unauthenticated)
+    if ensure_token_secret(os.environ):  # the workers inherit it: one secret for all
+        click.echo(
+            "Page tokens are signed with a secret made at start: they do not survive a "
+            "restart (set ENERGY_API_TOKEN_SECRET to keep them).",
+            err=True,
+        )
+
     import uvicorn
 
-    click.echo(f"API on http://{host}:{port} (docs at /docs)", err=True)
     uvicorn.run(
         "energy_platform.api.app:create_app", factory=True, host=host, port=port, workers=workers
     )
+
+
+def _announce_api(host: str, port: int, mode: Exposure, allow_unauthenticated: bool) -> None:
+    """Say on stderr where the API serves and who can read it."""
+    from energy_platform.api.auth import OPEN_FLAG, Exposure
+
+    click.echo(f"API on http://{host}:{port} (docs at /docs)", err=True)
+    if mode == Exposure.KEYED:
+        click.echo("/v1 requires the X-API-Key header (ENERGY_API_KEY).", err=True)
+        if allow_unauthenticated:
+            click.echo(f"{OPEN_FLAG} has no effect: ENERGY_API_KEY is set.", err=True)
+    elif mode == Exposure.LOOPBACK:
+        click.echo("No ENERGY_API_KEY: /v1 is open to this machine only (loopback).", err=True)
+    else:
+        click.echo(
+            f"WARNING: no ENERGY_API_KEY and {OPEN_FLAG}: /v1 is open to anyone who can reach "
+            f"{host}:{port}.",
+            err=True,
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

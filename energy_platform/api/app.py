@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from enum import StrEnum
@@ -62,7 +64,8 @@ Read-only access to the platform's serving tables in DynamoDB.
 * **Unknown** sites and counties are not errors: they answer 200 with an empty page.
 * **Errors**: 422 names the parameter and what is wrong with it; 401 when the server has
   `ENERGY_API_KEY` set and the `X-API-Key` header does not match; 503 when DynamoDB cannot
-  answer.
+  answer and 500 on any other failure, both with a generic `detail` and an `error_id` under
+  which the server logged the cause.
 """
 
 AnomalyTypeName = StrEnum("AnomalyTypeName", {t: t for t in ANOMALY_TYPES})
@@ -88,8 +91,13 @@ EMPTY_IS_OK = "An unknown {what} is not an error: the answer is 200 with an empt
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "ENERGY_API_KEY is set and X-API-Key does not match"},
     422: {"model": ErrorBody, "description": "A parameter is malformed or out of bounds"},
+    500: {"model": ErrorBody, "description": "An unexpected failure, logged under `error_id`"},
     503: {"model": ErrorBody, "description": "DynamoDB is unreachable or the table is missing"},
 }
+STORE_UNAVAILABLE = "the data store is unavailable; try again later"
+INTERNAL_ERROR = "internal error"
+
+logger = logging.getLogger(__name__)
 
 
 def get_reader(request: Request) -> TableReader:
@@ -106,8 +114,9 @@ def create_app(
 ) -> FastAPI:
     """The API over the tables of `settings` (default: the environment's).
 
-    `api_key` defaults to ENERGY_API_KEY and `token_secret` to ENERGY_API_TOKEN_SECRET. The
-    DynamoDB client is made once, when the app starts (uvicorn worker or TestClient context).
+    `api_key` defaults to ENERGY_API_KEY and `token_secret` to ENERGY_API_TOKEN_SECRET (unset:
+    a random secret of this app). The DynamoDB client is made once, when the app starts
+    (uvicorn worker or TestClient context).
     """
     settings = settings or get_settings()
     tokens = PageTokens(token_secret)
@@ -141,13 +150,12 @@ def _health_router() -> APIRouter:
     def health(reader: Reader) -> JSONResponse:
         """200 when DescribeTable on the readings table succeeds, 503 otherwise. Never needs a key."""
         reachable, why = reader.ping()
-        body = Health(
-            status="ok" if reachable else "unavailable",
-            dynamodb=reachable,
-            table=reader.table_name(READINGS_TABLE),
-            detail=why,
-        )
-        return JSONResponse(body.model_dump(), status_code=200 if reachable else 503)
+        if reachable:
+            return JSONResponse(Health(status="ok", dynamodb=True).model_dump())
+        error_id = _log_error(logging.WARNING, "health: DynamoDB did not answer: %s", why)
+        detail = f"{STORE_UNAVAILABLE} (error id {error_id})"
+        body = Health(status="unavailable", dynamodb=False, detail=detail)
+        return JSONResponse(body.model_dump(), status_code=503)
 
     return router
 
@@ -269,8 +277,23 @@ def _page(reader: TableReader, query: KeyRange, limit: int, token: str | None) -
     return {"items": page.items, "count": len(page.items), "next": page.next}
 
 
-def _error(status: int, detail: str, errors: list[dict[str, Any]] | None = None) -> JSONResponse:
-    return JSONResponse({"detail": detail, "errors": errors or []}, status_code=status)
+def _error(
+    status: int,
+    detail: str,
+    errors: list[dict[str, Any]] | None = None,
+    error_id: str | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {"detail": detail, "errors": errors or []}
+    if error_id:
+        body["error_id"] = error_id
+    return JSONResponse(body, status_code=status)
+
+
+def _log_error(level: int, message: str, *args: object, exc: BaseException | None = None) -> str:
+    """Log a failure under a new error id (the server keeps the cause); returns the id."""
+    error_id = secrets.token_hex(6)
+    logger.log(level, "error id %s: " + message, error_id, *args, exc_info=exc)
+    return error_id
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -290,8 +313,15 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error(422, detail, jsonable_encoder(errors))
 
     @app.exception_handler(StoreUnavailable)
-    async def store_unavailable(_request: Request, exc: StoreUnavailable) -> JSONResponse:
-        return _error(503, str(exc))
+    async def store_unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
+        error_id = _log_error(logging.ERROR, "%r: %s", request.url.path, exc)
+        return _error(503, f"{STORE_UNAVAILABLE} (error id {error_id})", error_id=error_id)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette re-raises after this answer, so the server's own log has the traceback too.
+        error_id = _log_error(logging.ERROR, "%r failed", request.url.path, exc=exc)
+        return _error(500, f"{INTERNAL_ERROR} (error id {error_id})", error_id=error_id)
 
 
 def _where(loc: list[Any]) -> str:

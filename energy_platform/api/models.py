@@ -89,8 +89,9 @@ class Health(BaseModel):
 
     status: Literal["ok", "unavailable"]
     dynamodb: bool = Field(description="DescribeTable on the readings table succeeded")
-    table: str
-    detail: str | None = None
+    detail: str | None = Field(
+        default=None, description="When unavailable: a generic reason and the server log's error id"
+    )
 
 
 class ErrorLocation(BaseModel):
@@ -104,3 +105,7 @@ class ErrorBody(BaseModel):
 
     detail: str = Field(description="What is wrong, in one sentence")
     errors: list[ErrorLocation] = Field(default_factory=list)
+    error_id: str | None = Field(
+        default=None,
+        description="On 500 and 503: the id under which the server logged the cause",
+    )

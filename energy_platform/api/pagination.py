@@ -2,9 +2,11 @@
 
 A token is `base64url(payload).base64url(hmac)`, the payload being the JSON of the query's
 fingerprint and the key to resume after. A token from another query, an edited token, or
-one signed with another secret is refused (422). Set `ENERGY_API_TOKEN_SECRET` to the same
-value on every worker and host; without it a built-in secret is used, which still catches
-corrupted and mismatched tokens, and the key itself is checked against the query anyway.
+one signed with another secret is refused (422).
+
+The secret is `ENERGY_API_TOKEN_SECRET` when set. Otherwise it is random, made at start:
+`energy-platform api` makes one and hands it to its workers through the environment
+(`ensure_token_secret`), so tokens hold across workers but not across a restart.
 """
 
 from __future__ import annotations
@@ -14,16 +16,21 @@ import binascii
 import hashlib
 import hmac
 import json
+import logging
 import os
+import secrets
+from collections.abc import MutableMapping
 
 from energy_platform.api.params import InvalidParameter
 
 TOKEN_SECRET_ENV = "ENERGY_API_TOKEN_SECRET"
-DEFAULT_TOKEN_SECRET = b"energy-platform/page-token/v1"
+GENERATED_SECRET_BYTES = 32
 MAX_TOKEN_CHARS = 4096
 _MAC_BYTES = 16
 
 Key = dict[str, str]
+
+logger = logging.getLogger(__name__)
 
 
 def _b64encode(data: bytes) -> str:
@@ -40,12 +47,38 @@ def fingerprint(*parts: str | None) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:24]
 
 
+def new_token_secret() -> str:
+    """A random secret as text for the environment: hex of GENERATED_SECRET_BYTES bytes."""
+    return secrets.token_bytes(GENERATED_SECRET_BYTES).hex()
+
+
+def ensure_token_secret(environ: MutableMapping[str, str]) -> bool:
+    """Put a new secret in `environ` unless it has one; True when it made one.
+
+    Called once before the workers start, so that every worker signs with the same secret.
+    """
+    if environ.get(TOKEN_SECRET_ENV):
+        return False
+    environ[TOKEN_SECRET_ENV] = new_token_secret()
+    return True
+
+
 class PageTokens:
-    """Encodes and checks page tokens with one secret."""
+    """Encodes and checks page tokens with one secret.
+
+    `secret` defaults to ENERGY_API_TOKEN_SECRET; without either a random secret is made,
+    valid in this process only.
+    """
 
     def __init__(self, secret: bytes | str | None = None):
-        if secret is None:
-            secret = os.environ.get(TOKEN_SECRET_ENV) or DEFAULT_TOKEN_SECRET
+        secret = secret or os.environ.get(TOKEN_SECRET_ENV)
+        if not secret:
+            logger.warning(
+                "%s is unset: page tokens are signed with a secret of this process only; "
+                "they fail on other workers and after a restart",
+                TOKEN_SECRET_ENV,
+            )
+            secret = secrets.token_bytes(GENERATED_SECRET_BYTES)
         self._secret = secret.encode() if isinstance(secret, str) else secret
 
     def _mac(self, payload: bytes) -> bytes:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +42,9 @@ _UNAVAILABLE_CODES = frozenset(
         "ServiceUnavailable",
     }
 )
+
+
+logger = logging.getLogger(__name__)
 
 
 class StoreUnavailable(RuntimeError):
@@ -137,7 +142,30 @@ class TableReader:
         if resume:
             key = {name: resume[name]["S"] for name in query.key_names}
             next_token = self.tokens.encode(query.fingerprint, key)
-        return ResultPage([item_to_python(it) for it in items], next_token)
+        return ResultPage(self._servable(query, items), next_token)
+
+    def _servable(self, query: KeyRange, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The items as Python values, leaving out (and logging) those with a non-finite number.
+
+        DynamoDB refuses NaN and Infinity, so such an item means a corrupted store or answer:
+        JSON has no way to write it, and the rest of the page is still served.
+        """
+        served: list[dict[str, Any]] = []
+        left_out: list[tuple[Any, Any]] = []
+        pk, sk = query.index_key
+        for item in map(item_to_python, items):
+            if all(_finite(value) for value in item.values()):
+                served.append(item)
+            else:
+                left_out.append((item.get(pk), item.get(sk)))
+        if left_out:
+            logger.warning(
+                "%s: left out %d items holding a non-finite number: %s",
+                self.table_name(query.table),
+                len(left_out),
+                left_out,
+            )
+        return served
 
     def _request(self, query: KeyRange) -> dict[str, Any]:
         pk, sk = query.index_key
@@ -192,3 +220,7 @@ class TableReader:
         except BotoCoreError as err:
             return False, type(err).__name__
         return True, None
+
+
+def _finite(value: Any) -> bool:
+    return not isinstance(value, float) or math.isfinite(value)
