@@ -78,6 +78,18 @@ UNIT_FACTORS: Final[dict[str, float]] = {"kWh": 1.0, "Wh": 0.001, "MWh": 1000.0}
 FUTURE_TOLERANCE_HOURS: Final = 24
 EPOCH_MS_THRESHOLD: Final = 1e11
 """An epoch number above this is in milliseconds, below it in seconds."""
+MAX_UTC_OFFSET_HOURS: Final = 14
+"""An ISO timestamp's UTC offset is within ±14:00 (the widest any time zone uses)."""
+MAX_COUNTY_BYTES: Final = 2048
+"""A trimmed county holds at most this many UTF-8 bytes: county_5min's DynamoDB partition key."""
+MAX_ABS_KWH: Final = 1e9
+"""The largest |energy value| of one reading, in kWh after unit conversion (1 TWh: no site
+meters that in one reading; 1,000 kWh is already `out_of_range`). Then |net_kwh| <= 2e9, and a
+sum of even 1e15 readings stays under 2e24: finite and far below DynamoDB's 9.99e125."""
+MIN_NONZERO_ABS: Final = 1e-100
+"""The smallest non-zero |number| kept (energy values in kWh, `anomaly_score`): DynamoDB holds
+no non-zero number under 1e-130. Every double this large is a multiple of 2**-385, and so is
+any sum or difference of them: a non-zero net or aggregate is never under about 1e-116."""
 
 # --- Cleaned readings (silver/readings, DynamoDB readings) -----------------------------------
 TS: Final = "ts"
@@ -110,8 +122,19 @@ class Reason:
     BAD_ANOMALY_SCORE: Final = "bad_anomaly_score"
     UNPARSEABLE_RECORD: Final = "unparseable_record"
     """Our extension: one line of a JSON-lines or CSV file that is not a record at all."""
+    COUNTY_TOO_LONG: Final = "county_too_long"
+    """Our extension: a county over `MAX_COUNTY_BYTES`, which no DynamoDB key can hold."""
+    NUMBER_OUT_OF_RANGE: Final = "number_out_of_range"
+    """Our extension: an energy value, in kWh, over `MAX_ABS_KWH` or non-zero under
+    `MIN_NONZERO_ABS` in magnitude: finite as written, but not storable or summable."""
+    RECORD_TOO_LONG: Final = "record_too_long"
+    """A record over `MAX_RECORD_BYTES`: its head, size and SHA-256 are kept."""
     UNSUPPORTED_FORMAT: Final = "unsupported_format"
     UNPARSEABLE_FILE: Final = "unparseable_file"
+    FILE_TOO_LARGE: Final = "file_too_large"
+    """More decompressed bytes than the reader's cap (`ENERGY_MAX_FILE_BYTES`)."""
+    DECOMPRESSION_BOMB: Final = "decompression_bomb"
+    """A gzip that inflates more than the reader's ratio cap (`ENERGY_MAX_INFLATE_RATIO`)."""
 
 
 RECORD_REASONS: Final = (
@@ -123,8 +146,19 @@ RECORD_REASONS: Final = (
     Reason.UNKNOWN_UNIT,
     Reason.BAD_ANOMALY_SCORE,
     Reason.UNPARSEABLE_RECORD,
+    Reason.COUNTY_TOO_LONG,
+    Reason.NUMBER_OUT_OF_RANGE,
+    Reason.RECORD_TOO_LONG,
 )
-FILE_REASONS: Final = (Reason.UNSUPPORTED_FORMAT, Reason.UNPARSEABLE_FILE)
+FILE_REASONS: Final = (
+    Reason.UNSUPPORTED_FORMAT,
+    Reason.UNPARSEABLE_FILE,
+    Reason.FILE_TOO_LARGE,
+    Reason.DECOMPRESSION_BOMB,
+)
+MAX_RECORD_BYTES: Final = 65_536
+"""A longer record (a 50 MB county, say) could never be served (a DynamoDB item holds at most
+400 KB): it is quarantined as `record_too_long`."""
 
 # --- Anomalies -------------------------------------------------------------------------------
 ANOMALY_TYPE: Final = "anomaly_type"

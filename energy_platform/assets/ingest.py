@@ -5,6 +5,7 @@ from dataclasses import replace
 from functools import partial
 
 import pandas as pd
+from botocore.exceptions import BotoCoreError, ClientError
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -25,8 +26,16 @@ from energy_platform import ledger, schemas
 from energy_platform.checks import alert_check_failure
 from energy_platform.resources import AlertNotifier, DynamoTables, LakeStorage
 from energy_platform.resources.s3 import ObjectInfo
-from energy_platform.transforms.batch import RawFile, batch_id, process_batch, reading_dates
+from energy_platform.settings import get_settings
+from energy_platform.transforms.batch import (
+    RawFile,
+    SourceUnavailable,
+    batch_id,
+    process_batch,
+    reading_dates,
+)
 from energy_platform.transforms.frames import to_table
+from energy_platform.transforms.pieces import ReadLimits
 from energy_platform.transforms.quarantine import quarantine_jsonl
 
 AWS_RETRY = RetryPolicy(max_retries=3, delay=2, backoff=Backoff.EXPONENTIAL)
@@ -81,9 +90,20 @@ def _fetch(lake: LakeStorage, obj: RawObject, context: AssetExecutionContext) ->
 
 def _body_chunks(lake: LakeStorage, info: ObjectInfo) -> Iterator[bytes]:
     """The body of exactly the version whose ETag was recorded (S3 refuses with 412 if the
-    object was replaced since: the step fails and its retry sees the new version)."""
-    resp = lake.client.get_object(Bucket=lake.bucket, Key=info.key, IfMatch=f'"{info.etag}"')
-    yield from resp["Body"].iter_chunks(READ_CHUNK_BYTES)
+    object was replaced since: the step fails and its retry sees the new version). A fault of
+    S3 is SourceUnavailable, so the run is retried rather than the file quarantined."""
+    try:
+        resp = lake.client.get_object(Bucket=lake.bucket, Key=info.key, IfMatch=f'"{info.etag}"')
+        yield from resp["Body"].iter_chunks(READ_CHUNK_BYTES)
+    except (BotoCoreError, ClientError) as err:
+        raise SourceUnavailable(f"{info.key}: {err}") from err
+
+
+def _read_limits() -> ReadLimits:
+    settings = get_settings()
+    return ReadLimits(
+        max_file_bytes=settings.max_file_bytes, max_inflate_ratio=settings.max_inflate_ratio
+    )
 
 
 def _fetch_all(
@@ -198,7 +218,7 @@ def ingest_raw_files(
             check_name="accounting_per_file", asset_key="staged_readings", passed=True
         )
         return
-    result = process_batch(files, now)
+    result = process_batch(files, now, _read_limits())
 
     staged_keys, written = [], pd.Series(0, index=result.files[c.SOURCE_KEY])
     dates = reading_dates(result.clean)

@@ -9,8 +9,19 @@ from dataclasses import dataclass
 import pandas as pd
 
 from energy_platform import contract as c
-from energy_platform.transforms.chunks import PIECE_BYTES, parse_stream
-from energy_platform.transforms.validate import ValidationResult, validate_records
+from energy_platform.transforms.parse import file_error, read_object
+from energy_platform.transforms.pieces import ReadLimits
+from energy_platform.transforms.validate import (
+    ValidationResult,
+    empty_clean,
+    empty_quarantine,
+    validate_records,
+)
+
+
+class SourceUnavailable(Exception):
+    """The raw object could not be read from its store (a transient fault: retry the run),
+    as opposed to bytes that cannot be parsed (the file is quarantined)."""
 
 
 @dataclass(frozen=True)
@@ -56,11 +67,13 @@ def batch_id(identities: Iterable[str]) -> str:
     return digest[:20]
 
 
-def process_batch(files: list[RawFile], now: pd.Timestamp) -> BatchResult:
+def process_batch(
+    files: list[RawFile], now: pd.Timestamp, limits: ReadLimits | None = None
+) -> BatchResult:
     """Parse and validate each file; every record read is either clean or quarantined."""
     cleans, quarantines, accounting = [], [], []
     for f in files:
-        result, records_read = process_file(f, now)
+        result, records_read = process_file(f, now, limits)
         cleans.append(result.clean)
         quarantines.append(result.quarantined)
         reasons = result.quarantined[c.REASON].value_counts().sort_index().to_dict()
@@ -83,20 +96,28 @@ def process_batch(files: list[RawFile], now: pd.Timestamp) -> BatchResult:
 
 
 def process_file(
-    f: RawFile, now: pd.Timestamp, piece_bytes: int = PIECE_BYTES
+    f: RawFile, now: pd.Timestamp, limits: ReadLimits | None = None
 ) -> tuple[ValidationResult, int]:
     """(clean and quarantined records, records read) of one file, parsed and validated piece
-    by piece (`chunks.parse_stream`): the same result as the whole body at once, with memory
-    bounded by a piece, not the file. A whole-file error found in a late piece discards the
-    earlier pieces, as it would have for the whole body."""
+    by piece (`parse.read_object`): memory is bounded by a piece, not the file. A whole-file
+    error found in a late piece discards the earlier pieces, and so does any error while
+    reading the file (it is quarantined whole, with the error), except SourceUnavailable."""
     cleans, quarantines, records_read = [], [], 0
-    for parsed in parse_stream(f.key, f.stream(), piece_bytes):
-        result = validate_records(parsed, f.key, f.arrival_ms, now)
-        if parsed.file_error is not None:
-            return result, parsed.records_read
-        cleans.append(result.clean)
-        quarantines.append(result.quarantined)
-        records_read += parsed.records_read
+    try:
+        for parsed in read_object(f.key, f.stream(), limits):
+            result = validate_records(parsed, f.key, f.arrival_ms, now)
+            if parsed.file_error is not None:
+                return result, parsed.records_read
+            cleans.append(result.clean)
+            quarantines.append(result.quarantined)
+            records_read += parsed.records_read
+    except SourceUnavailable:
+        raise
+    except Exception as e:  # a defect or resource limit reading this file: not the batch's
+        failed = file_error(f.key, f"could not be read ({type(e).__name__}: {str(e)[:200]})")
+        return validate_records(failed, f.key, f.arrival_ms, now), failed.records_read
+    if not cleans:  # no piece at all: an empty JSON-lines file
+        return ValidationResult(empty_clean(), empty_quarantine()), 0
     if len(cleans) == 1:
         return ValidationResult(cleans[0], quarantines[0]), records_read
     return (

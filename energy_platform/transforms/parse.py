@@ -1,10 +1,12 @@
-"""Raw object bytes -> one row per record with every contract field as text.
+"""Raw object bytes -> one row per record with every contract field as text: the one reader.
 
-Formats by key extension (case-insensitive, optional `.gz`): `.json`, `.jsonl` / `.ndjson`,
-`.csv`. The hot path is vectorized: line and record boundaries come from numpy over the raw
-bytes, JSON fields from DuckDB's JSON functions (one parse per line), CSV cells from
-pyarrow.csv. Only lines that are not valid JSON, or CSV files pyarrow cannot read, go
-through a per-record Python fallback.
+`read_object` streams any supported object: `pieces` decodes gzip once and cuts the stream
+into bounded pieces of whole lines (CSV: whole records, bounded by Python's csv tokenizer);
+each piece is parsed here, vectorized: JSON fields by DuckDB's `from_json` (one parse per
+line; Python's parser only for the lines DuckDB refuses), CSV cells by pyarrow.csv. Every
+record ends as a row of `records` or of `rejects` (line, reason, detail, raw), and
+`records_read` is counted apart from both (non-blank physical lines, tokenizer records,
+array items), so a record the parsing loses shows as a file that does not add up.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,19 +26,38 @@ import pyarrow.csv as pacsv
 
 from energy_platform import contract as c
 from energy_platform.transforms.duck import connection
+from energy_platform.transforms.pieces import (
+    CorruptFile,
+    LimitExceeded,
+    Lines,
+    LongLine,
+    ReadLimits,
+    csv_records,
+    decompressed,
+    line_pieces,
+    line_spans,
+)
 
 BOM = b"\xef\xbb\xbf"
-_SCAN_CHUNK = 1 << 20
-"""Bytes per step of a numpy scan of the body: buffers that stay in cache and are reused,
-instead of temporaries as large as the body."""
+RAW_BYTES = "raw_bytes"
+RAW_SHA256 = "raw_sha256"
 
 RECORDS_SCHEMA = pa.schema(
     [(c.SOURCE_LINE, pa.int64()), (c.RAW_RECORD, pa.string())]
     + [(name, pa.string()) for name in c.INPUT_FIELDS]
 )
 REJECTS_SCHEMA = pa.schema(
-    [(c.SOURCE_LINE, pa.int64()), (c.RAW_RECORD, pa.string()), (c.DETAIL, pa.string())]
+    [
+        (c.SOURCE_LINE, pa.int64()),
+        (c.RAW_RECORD, pa.string()),
+        (c.DETAIL, pa.string()),
+        (c.REASON, pa.string()),
+        (RAW_BYTES, pa.int64()),
+        (RAW_SHA256, pa.string()),
+    ]
 )
+"""Records that are not records at all; raw_bytes and raw_sha256 are set when `raw` is only
+the head of a record too long to hold (null: `raw` is the whole record)."""
 
 
 @dataclass(frozen=True)
@@ -44,24 +65,26 @@ class FileError:
     """Why a whole file is quarantined."""
 
     reason: str
-    """`contract.Reason.UNSUPPORTED_FORMAT` or `contract.Reason.UNPARSEABLE_FILE`."""
+    """`contract.FILE_REASONS`: unsupported_format, unparseable_file, file_too_large, ..."""
     detail: str
     """What is wrong and where, e.g. `gzip stream truncated at byte 1234`."""
 
 
 @dataclass(frozen=True)
 class ParsedFile:
-    """Records found in one raw object, lines that are not records, or a whole-file error."""
+    """Records found in (a piece of) one raw object, rejects, or a whole-file error."""
 
     records: pa.Table = field(default_factory=RECORDS_SCHEMA.empty_table)
     """source_line, raw (the record's original text; see `raw_terminated`), one text column
     per `contract.INPUT_FIELDS` (null when absent or JSON null)."""
     rejects: pa.Table = field(default_factory=REJECTS_SCHEMA.empty_table)
-    """source_line, raw, detail: lines that are not records at all."""
     file_error: FileError | None = None
     raw_terminated: bool = False
     """True when each `raw` is a zero-copy view of the body that still ends with its line's
     `\\n` (no record text itself ends with one then): `raw_texts` gives the exact texts."""
+    records_read: int = 0
+    """Records the input holds, counted apart from `records` and `rejects` (1 for a file
+    error): non-blank lines of JSON lines, tokenizer records of CSV, items of a JSON array."""
 
     def raw_texts(self, mask: pa.Array | None = None) -> pa.Array:
         """The records' exact original texts (those where `mask` is true), as strings."""
@@ -70,19 +93,13 @@ class ParsedFile:
             (raw if mask is None else raw.filter(mask)).combine_chunks(), self.raw_terminated
         )
 
-    @property
-    def records_read(self) -> int:
-        """Records the file holds as far as parsing can tell (1 for a rejected file)."""
-        if self.file_error is not None:
-            return 1
-        return self.records.num_rows + self.rejects.num_rows
-
 
 def _file_error(reason: str, detail: str) -> ParsedFile:
-    return ParsedFile(file_error=FileError(reason, detail))
+    return ParsedFile(file_error=FileError(reason, detail), records_read=1)
 
 
-def _format_of(key: str) -> tuple[str | None, bool]:
+def object_format(key: str) -> tuple[str | None, bool]:
+    """(extension such as `.jsonl`, or None when unsupported; whether the key ends in .gz)."""
     name = key.lower()
     gzipped = name.endswith(c.GZIP_EXTENSION)
     if gzipped:
@@ -93,160 +110,129 @@ def _format_of(key: str) -> tuple[str | None, bool]:
     return None, gzipped
 
 
-def _gunzip(body: bytes) -> bytes:
-    """Decompress every gzip member; raise ValueError naming the byte where it broke."""
-    out: list[bytes] = []
-    data = body
-    consumed = 0
-    while data:
-        d = zlib.decompressobj(wbits=31)
-        try:
-            out.append(d.decompress(data))
-            out.append(d.flush())
-        except zlib.error as e:
-            raise ValueError(f"gzip stream corrupt after byte {consumed}: {e}") from e
-        if not d.eof:
-            raise ValueError(f"gzip stream truncated at byte {len(body)}")
-        consumed = len(body) - len(d.unused_data)
-        data = d.unused_data
-        if data.strip(b"\x00") == b"":  # trailing padding some writers leave
-            break
-    return b"".join(out)
-
-
-def _check_utf8(body: bytes) -> str | None:
-    """None when `body` is valid UTF-8, else where it is not (Arrow validates vectorized)."""
-    offsets = np.array([0, len(body)], dtype=np.int64)
-    arr = pa.Array.from_buffers(
-        pa.large_string(), 1, [None, pa.py_buffer(offsets), pa.py_buffer(body)]
-    )
-    try:
-        arr.validate(full=True)
-        return None
-    except pa.ArrowInvalid:
-        try:
-            body.decode("utf-8")
-        except UnicodeDecodeError as e:
-            return f"invalid UTF-8 at byte {e.start}"
-        return "invalid UTF-8"
-
-
-def parse_object(key: str, body: bytes) -> ParsedFile:
-    """Parse one raw object; never raises for bad input (it becomes a FileError or rejects)."""
-    fmt, gzipped = _format_of(key)
-    if fmt is None:
-        return _file_error(
-            c.Reason.UNSUPPORTED_FORMAT,
-            f"{key}: extension is not one of {', '.join(c.SUPPORTED_EXTENSIONS)} (optionally .gz)",
-        )
-    if gzipped:
-        try:
-            body = _gunzip(body)
-        except ValueError as e:
-            return _file_error(c.Reason.UNPARSEABLE_FILE, f"{key}: {e}")
-    return parse_decompressed(key, fmt, body)
-
-
-def object_format(key: str) -> tuple[str | None, bool]:
-    """(extension such as `.jsonl`, or None when unsupported; whether the key ends in .gz)."""
-    return _format_of(key)
-
-
 def file_error(key: str, detail: str) -> ParsedFile:
     """A whole file quarantined as unparseable, `detail` saying why."""
     return _file_error(c.Reason.UNPARSEABLE_FILE, f"{key}: {detail}")
 
 
-def parse_decompressed(key: str, fmt: str, body: bytes) -> ParsedFile:
-    """`parse_object` after the extension was read and gzip undone (`fmt` as `object_format`)."""
-    if len(body) == 0:
-        if fmt in (".jsonl", ".ndjson"):
-            return ParsedFile()  # an empty JSON-lines file is zero records
-        return _file_error(c.Reason.UNPARSEABLE_FILE, f"{key}: empty file (0 bytes)")
-    bad = _check_utf8(body)
-    if bad is not None:
-        return _file_error(c.Reason.UNPARSEABLE_FILE, f"{key}: {bad}")
-    start = len(BOM) if body.startswith(BOM) else 0
+def read_object(
+    key: str, chunks: Iterable[bytes], limits: ReadLimits | None = None
+) -> Iterator[ParsedFile]:
+    """The records of a raw object read as `chunks`, one ParsedFile per piece; never raises
+    for bad input. A whole-file problem found late (corrupt gzip, a cap passed, invalid
+    UTF-8) comes as one last ParsedFile with `file_error` set: the caller then discards the
+    earlier pieces, so the file is quarantined whole."""
+    limits = limits or ReadLimits()
+    fmt, gzipped = object_format(key)
+    if fmt is None:
+        yield _file_error(
+            c.Reason.UNSUPPORTED_FORMAT,
+            f"{key}: extension is not one of {', '.join(c.SUPPORTED_EXTENSIONS)} (optionally .gz)",
+        )
+        return
+    blocks = decompressed(chunks, gzipped, limits)
     try:
-        if fmt == ".csv":
-            return _parse_csv(body, start)
         if fmt == ".json":
-            return _parse_json_document(key, body[start:].decode("utf-8"))
-        return _parse_json_lines(body, start)
-    except _FileProblem as e:
-        return _file_error(c.Reason.UNPARSEABLE_FILE, f"{key}: {e}")
+            yield _read_json_document(blocks, limits)
+        elif fmt == ".csv":
+            yield from _read_csv(blocks, limits)
+        else:
+            yield from _read_json_lines(blocks, limits)
+    except LimitExceeded as e:
+        yield _file_error(e.reason, f"{key}: {e.detail}")
+    except (CorruptFile, _FileProblem) as e:
+        yield file_error(key, str(e))
+
+
+def parse_object(key: str, body: bytes, limits: ReadLimits | None = None) -> ParsedFile:
+    """`read_object` of a body held whole, its pieces joined into one ParsedFile."""
+    pieces = list(read_object(key, [body], limits))
+    if pieces and pieces[-1].file_error is not None:
+        return pieces[-1]
+    return _joined_pieces(pieces)
+
+
+def _joined_pieces(pieces: list[ParsedFile]) -> ParsedFile:
+    if len(pieces) == 1:
+        return pieces[0]
+    if not pieces:
+        return ParsedFile()
+    terminated = all(p.raw_terminated for p in pieces)
+    records = [
+        p.records.set_column(1, c.RAW_RECORD, p.raw_texts())
+        if p.raw_terminated and not terminated
+        else p.records
+        for p in pieces
+    ]
+    return ParsedFile(
+        records=pa.concat_tables([r.cast(RECORDS_SCHEMA) for r in records]),
+        rejects=pa.concat_tables([p.rejects for p in pieces]),
+        raw_terminated=terminated,
+        records_read=sum(p.records_read for p in pieces),
+    )
 
 
 class _FileProblem(Exception):
     """The file as a whole cannot be read."""
 
 
-# --- byte-level helpers ----------------------------------------------------------------------
+def _check_utf8(body: bytes, byte_offset: int) -> None:
+    """Raise _FileProblem when `body` is not valid UTF-8 (Arrow validates vectorized)."""
+    offsets = np.array([0, len(body)], dtype=np.int64)
+    arr = pa.Array.from_buffers(
+        pa.large_string(), 1, [None, pa.py_buffer(offsets), pa.py_buffer(body)]
+    )
+    try:
+        arr.validate(full=True)
+    except pa.ArrowInvalid:
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise _FileProblem(f"invalid UTF-8 at byte {byte_offset + e.start}") from None
+        raise _FileProblem("invalid UTF-8") from None
 
 
-def _positions(buf: np.ndarray, byte: int, start: int) -> np.ndarray:
-    """Sorted positions of `byte` in buf[start:], scanned in chunks with one reused mask."""
-    mask = np.empty(min(_SCAN_CHUNK, max(len(buf) - start, 0)), dtype=bool)
-    parts = []
-    for i in range(start, len(buf), _SCAN_CHUNK):
-        chunk = buf[i : i + _SCAN_CHUNK]
-        parts.append(np.flatnonzero(np.equal(chunk, byte, out=mask[: len(chunk)])) + i)
-    return _joined(parts)
+def _body_start(piece: Lines) -> int:
+    return len(BOM) if piece.byte_offset == 0 and piece.body.startswith(BOM) else 0
 
 
-def _joined(parts: list[np.ndarray]) -> np.ndarray:
-    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
-
-
-def _spans(buf: np.ndarray, separators: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray]:
-    """[start, end) of the text between separators, a trailing CR excluded."""
-    starts = np.concatenate([[start], separators + 1]).astype(np.int64)
-    ends = np.append(separators, len(buf)).astype(np.int64)
-    if len(starts) and starts[-1] == len(buf):  # body ends with a separator
-        starts, ends = starts[:-1], ends[:-1]
-    nonempty = ends > starts
-    cr = np.zeros(len(ends), dtype=bool)
-    cr[nonempty] = buf[ends[nonempty] - 1] == 13
-    return starts, ends - cr
+# --- Arrow helpers ---------------------------------------------------------------------------
 
 
 def _text_array(
     body: bytes, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray
 ) -> tuple[pa.Array, bool]:
     """The spans of `body` (sorted, disjoint, terminators excluded) as one Arrow string array,
-    and whether each text still ends with its `\\n` (`ParsedFile.raw_terminated`).
+    and whether each text still ends with its line end (`ParsedFile.raw_terminated`).
 
-    The usual file (one `\\n` between records, no CR, no blank line) costs no copy: each text
-    runs to the next record's start. Otherwise the bytes between spans (newlines, CRs,
-    skipped lines) are masked out of the body in one numpy compress, and the offsets are the
-    cumulative span lengths.
+    The usual piece (only CRs and LFs between records) costs no copy: each text is a view
+    that runs to the next record's start. Otherwise the texts are gathered into a new buffer.
     """
     n = len(starts)
     if n == 0:
         return pa.array([], pa.string()), False
-    one_apart = n == 1 or bool(np.all(starts[1:] - ends[:-1] == 1))
-    last = int(ends[-1])
-    # the last text is followed by its `\n`, or runs to the end without a `\n` of its own
-    last_ok = buf[last] == 10 if last < len(buf) else not body.endswith(b"\n")
-    if one_apart and last_ok:
-        return _terminated_text_array(body, starts, ends), True
+    nexts = np.append(starts[1:], len(buf))
+    gaps = nexts - ends
+    if _only_line_ends(buf, ends, gaps):
+        base = int(starts[0])
+        offsets = np.append(starts, len(buf)) - base
+        return _string_array(offsets, pa.py_buffer(body)[base:]), True
     lengths = ends - starts
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    gap_starts = np.concatenate([[0], ends])
-    gap_ends = np.append(starts, len(buf))
-    gap_lengths = gap_ends - gap_starts
-    total_gap = int(gap_lengths.sum())
-    if total_gap == 0:
-        data = pa.py_buffer(body)
-    else:
-        gap_offsets = np.zeros(len(gap_lengths), dtype=np.int64)
-        np.cumsum(gap_lengths[:-1], out=gap_offsets[1:])
-        gap_index = np.repeat(gap_starts - gap_offsets, gap_lengths) + np.arange(total_gap)
-        keep = np.ones(len(buf), dtype=bool)
-        keep[gap_index] = False
-        data = pa.py_buffer(buf[keep])
-    return _string_array(offsets, data), False
+    data = buf[np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])]
+    return _string_array(offsets, pa.py_buffer(data)), False
+
+
+def _only_line_ends(buf: np.ndarray, ends: np.ndarray, gaps: np.ndarray) -> bool:
+    """Whether the `gaps` bytes after each `ends` are all CR or LF."""
+    if len(gaps) > 1 and np.all(gaps[:-1] == 1) and gaps[-1] <= 1:
+        return True  # one `\n` after each text (ends sit on newlines: CRs were cut off)
+    total = int(gaps.sum())
+    starts = np.zeros(len(gaps), dtype=np.int64)
+    np.cumsum(gaps[:-1], out=starts[1:])
+    between = buf[np.repeat(ends - starts, gaps) + np.arange(total)]
+    return bool(np.all((between == 10) | (between == 13)))
 
 
 def _string_array(offsets: np.ndarray, data: pa.Buffer) -> pa.Array:
@@ -259,21 +245,10 @@ def _string_array(offsets: np.ndarray, data: pa.Buffer) -> pa.Array:
     return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), data])
 
 
-def _terminated_text_array(body: bytes, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
-    """`_text_array` when consecutive spans are one byte apart: each text is a view of the
-    body from its start to the next one's, so it keeps its `\\n` (the last one too, when the
-    body has one after it)."""
-    base = int(starts[0])
-    offsets = np.empty(len(starts) + 1, dtype=np.int64)
-    offsets[:-1] = starts - base
-    offsets[-1] = min(int(ends[-1]) + 1, len(body)) - base
-    return _string_array(offsets, pa.py_buffer(body)[base:])
-
-
 def _exact(texts: pa.Array, terminated: bool) -> pa.Array:
     """Texts of `_text_array` as exact strings (see `ParsedFile.raw_texts`)."""
     texts = texts.cast(pa.string())
-    return pc.utf8_rtrim(texts, characters="\n") if terminated else texts
+    return pc.utf8_rtrim(texts, characters="\r\n") if terminated else texts
 
 
 def _keep(table: pa.Table, mask: pa.Array) -> pa.Table:
@@ -283,15 +258,59 @@ def _keep(table: pa.Table, mask: pa.Array) -> pa.Table:
     )
 
 
-def _empty_rejects() -> pa.Table:
-    return REJECTS_SCHEMA.empty_table()
+@dataclass
+class _Rejects:
+    """Rejects gathered as structured data; `table()` makes the Arrow table once."""
+
+    lines: list[int] = field(default_factory=list)
+    raws: list[str] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    sizes: list[int | None] = field(default_factory=list)
+    digests: list[str | None] = field(default_factory=list)
+
+    def add(
+        self,
+        line: int,
+        raw: str,
+        detail: str,
+        reason: str = c.Reason.UNPARSEABLE_RECORD,
+        size: int | None = None,
+        digest: str | None = None,
+    ) -> None:
+        self.lines.append(line)
+        self.raws.append(raw)
+        self.details.append(detail)
+        self.reasons.append(reason)
+        self.sizes.append(size)
+        self.digests.append(digest)
+
+    def add_long_line(self, long: LongLine) -> None:
+        self.add(
+            long.line,
+            long.head.decode("utf-8", errors="replace"),
+            _too_long_detail(long.size),
+            c.Reason.RECORD_TOO_LONG,
+            long.size,
+            long.sha256,
+        )
+
+    def table(self) -> pa.Table:
+        return pa.table(
+            [
+                pa.array(self.lines, pa.int64()),
+                pa.array(self.raws, pa.string()),
+                pa.array(self.details, pa.string()),
+                pa.array(self.reasons, pa.string()),
+                pa.array(self.sizes, pa.int64()),
+                pa.array(self.digests, pa.string()),
+            ],
+            schema=REJECTS_SCHEMA,
+        )
 
 
-def _rejects(lines: list[int], raws: list[str], details: list[str]) -> pa.Table:
-    return pa.table(
-        [pa.array(lines, pa.int64()), pa.array(raws, pa.string()), pa.array(details, pa.string())],
-        schema=REJECTS_SCHEMA,
-    )
+def _too_long_detail(size: int) -> str:
+    return f"record of {size:,} bytes, over the limit of {c.MAX_RECORD_BYTES:,} for one reading"
 
 
 def _records(
@@ -303,6 +322,17 @@ def _records(
     ]
     names = [c.SOURCE_LINE, c.RAW_RECORD, *c.INPUT_FIELDS]
     return pa.Table.from_arrays(cols, names=names)
+
+
+def _valid_utf8(*texts: str | None) -> bool:
+    """False when a text holds a lone surrogate (a JSON `\\udc00` escape): not storable."""
+    try:
+        for text in texts:
+            if text is not None:
+                text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # --- JSON ------------------------------------------------------------------------------------
@@ -354,71 +384,6 @@ def _python_json(text: str) -> Any:
     return json.loads(text, parse_float=_Number, parse_int=_Number, parse_constant=_Number)
 
 
-def _parse_json_lines(body: bytes, start: int) -> ParsedFile:
-    buf = np.frombuffer(body, dtype=np.uint8)
-    newlines = _positions(buf, 10, start)
-    starts, ends = _spans(buf, newlines, start)
-    line_no = np.arange(1, len(starts) + 1, dtype=np.int64)
-    keep = ends > starts  # blank lines are not records
-    starts, ends, line_no = starts[keep], ends[keep], line_no[keep]
-    texts, terminated = _text_array(body, buf, starts, ends)
-    if len(texts) == 0:
-        return ParsedFile()
-    fields = _extract_fields(texts)
-    good = fields.column("is_object").combine_chunks()
-    records = _records(
-        pa.array(line_no),
-        texts,
-        {name: fields.column(name) for name in c.INPUT_FIELDS},
-    )
-    records = _keep(records, good)
-    bad_idx = np.flatnonzero(~good.to_numpy(zero_copy_only=False))
-    if len(bad_idx) == 0:
-        return ParsedFile(records=records, raw_terminated=terminated)
-    # fallback, per line but only for lines DuckDB could not read as an object; Python's
-    # parser decides (DuckDB's also takes texts such as `INF` that are not JSON)
-    extra_fields: dict[str, list[str | None]] = {name: [] for name in c.INPUT_FIELDS}
-    extra_lines: list[int] = []
-    extra_raw: list[str] = []
-    rej_lines: list[int] = []
-    rej_raw: list[str] = []
-    rej_detail: list[str] = []
-    for i in bad_idx:
-        text = body[starts[i] : ends[i]].decode("utf-8")
-        if not text.strip():
-            continue  # whitespace-only line: blank
-        line = int(line_no[i])
-        try:
-            value = _python_json(text)
-        except (ValueError, RecursionError) as e:
-            rej_lines.append(line)
-            rej_raw.append(text)
-            rej_detail.append(f"line {line}: not valid JSON ({e})")
-            continue
-        if not isinstance(value, dict):
-            rej_lines.append(line)
-            rej_raw.append(text)
-            rej_detail.append(f"line {line}: a JSON {_json_kind(value)}, not an object")
-            continue
-        extra_lines.append(line)
-        extra_raw.append(text)
-        for name in c.INPUT_FIELDS:
-            extra_fields[name].append(_as_text(value.get(name)))
-    if extra_lines:
-        extra = _records(
-            pa.array(extra_lines, pa.int64()),
-            pa.array(extra_raw, records.schema.field(c.RAW_RECORD).type),
-            {n: pa.array(v, pa.string()) for n, v in extra_fields.items()},
-        )
-        records = pa.concat_tables([records, extra.cast(records.schema)])
-        records = records.take(pc.sort_indices(records.column(c.SOURCE_LINE)))
-    return ParsedFile(
-        records=records,
-        rejects=_rejects(rej_lines, rej_raw, rej_detail),
-        raw_terminated=terminated,  # the exact texts added here never end with `\n` either
-    )
-
-
 def _json_kind(value: Any) -> str:
     if isinstance(value, list):
         return "array"
@@ -431,8 +396,129 @@ def _json_kind(value: Any) -> str:
     return "number"
 
 
-def _parse_json_document(key: str, text: str) -> ParsedFile:
-    """A JSON array of records, or an object with a `records` array (source_line = index)."""
+@dataclass
+class _PythonRecords:
+    """Records that Python's JSON parser read (DuckDB refused their text)."""
+
+    lines: list[int] = field(default_factory=list)
+    raws: list[str] = field(default_factory=list)
+    fields: dict[str, list[str | None]] = field(
+        default_factory=lambda: {name: [] for name in c.INPUT_FIELDS}
+    )
+
+    def add(self, line: int, raw: str, value: Any, rejects: _Rejects, where: str) -> None:
+        """`value` as a record, or a reject when it is not an object or not storable text."""
+        if not isinstance(value, dict):
+            rejects.add(line, raw, f"{where}: a JSON {_json_kind(value)}, not an object")
+            return
+        texts = [_as_text(value.get(name)) for name in c.INPUT_FIELDS]
+        if not _valid_utf8(*texts):
+            rejects.add(line, raw, f"{where}: a lone surrogate escape (\\ud800-\\udfff), not text")
+            return
+        self.lines.append(line)
+        self.raws.append(raw)
+        for name, text in zip(c.INPUT_FIELDS, texts, strict=True):
+            self.fields[name].append(text)
+
+    def table(self) -> pa.Table:
+        return _records(
+            pa.array(self.lines, pa.int64()),
+            pa.array(self.raws, pa.string()),
+            {n: pa.array(v, pa.string()) for n, v in self.fields.items()},
+        )
+
+
+def _read_json_lines(blocks: Iterable[bytes], limits: ReadLimits) -> Iterator[ParsedFile]:
+    for piece in line_pieces(blocks, limits):
+        if isinstance(piece, LongLine):
+            rejects = _Rejects()
+            rejects.add_long_line(piece)
+            yield ParsedFile(rejects=rejects.table(), records_read=1)
+        else:
+            _check_utf8(piece.body, piece.byte_offset)
+            yield _parse_json_lines(piece, limits.max_record_bytes)
+
+
+def _parse_json_lines(piece: Lines, cap: int) -> ParsedFile:
+    body = piece.body
+    buf = np.frombuffer(body, dtype=np.uint8)
+    start = _body_start(piece)
+    if start >= len(buf):
+        return ParsedFile()
+    starts, ends, _ = line_spans(buf, start)
+    line_no = np.arange(piece.first_line, piece.first_line + len(starts), dtype=np.int64)
+    keep = ends > starts  # empty lines are not records
+    starts, ends, line_no = starts[keep], ends[keep], line_no[keep]
+    # whitespace-only lines are blank too: only lines starting with a blank can be one
+    spaced = np.flatnonzero(np.isin(buf[starts], (9, 32))) if len(starts) else []
+    blank = {int(i) for i in spaced if not body[starts[i] : ends[i]].strip()}
+    records_read = len(starts) - len(blank)
+    rejects = _Rejects()
+    long = np.flatnonzero(ends - starts > cap)
+    for i in long:
+        text = body[starts[i] : ends[i]]
+        rejects.add(
+            int(line_no[i]),
+            text.decode("utf-8"),
+            _too_long_detail(len(text)),
+            c.Reason.RECORD_TOO_LONG,
+        )
+    if len(long) or blank:
+        drop = np.zeros(len(starts), dtype=bool)
+        drop[long] = True
+        drop[list(blank)] = True
+        starts, ends, line_no = starts[~drop], ends[~drop], line_no[~drop]
+    texts, terminated = _text_array(body, buf, starts, ends)
+    if len(texts) == 0:
+        return ParsedFile(rejects=rejects.table(), records_read=records_read)
+    fields = _extract_fields(texts)
+    good = fields.column("is_object").combine_chunks()
+    records = _records(
+        pa.array(line_no), texts, {name: fields.column(name) for name in c.INPUT_FIELDS}
+    )
+    records = _keep(records, good)
+    # Python's parser decides the lines DuckDB refused (DuckDB also takes texts such as
+    # `INF` that are not JSON, and keeps lone surrogate escapes out)
+    extra = _PythonRecords()
+    for i in np.flatnonzero(~good.to_numpy(zero_copy_only=False)):
+        text = body[starts[i] : ends[i]].decode("utf-8")
+        line = int(line_no[i])
+        try:
+            value = _python_json(text)
+        except (ValueError, RecursionError) as e:
+            rejects.add(line, text, f"not valid JSON ({e})")
+            continue
+        extra.add(line, text, value, rejects, "the line")
+    if extra.lines:
+        records = pa.concat_tables([records, extra.table().cast(records.schema)])
+        records = records.take(pc.sort_indices(records.column(c.SOURCE_LINE)))
+    return ParsedFile(
+        records=records,
+        rejects=rejects.table(),
+        raw_terminated=terminated,  # the exact texts added here never end with `\n` either
+        records_read=records_read,
+    )
+
+
+def _read_json_document(blocks: Iterable[bytes], limits: ReadLimits) -> ParsedFile:
+    """A JSON array of records, or an object with a `records` array (source_line = index).
+
+    A document is one value: it is read whole, up to `limits.max_document_bytes`."""
+    parts, size = [], 0
+    for block in blocks:
+        size += len(block)
+        if size > limits.max_document_bytes:
+            raise LimitExceeded(
+                c.Reason.FILE_TOO_LARGE,
+                f"a .json document over {limits.max_document_bytes:,} bytes "
+                "(send large batches as JSON lines, which are read in pieces)",
+            )
+        parts.append(block)
+    body = b"".join(parts)
+    if not body:
+        raise _FileProblem("empty file (0 bytes)")
+    _check_utf8(body, 0)
+    text = body[len(BOM) :].decode("utf-8") if body.startswith(BOM) else body.decode("utf-8")
     if not text.strip():
         raise _FileProblem("no JSON document (only whitespace)")
     with connection() as con:
@@ -443,46 +529,47 @@ def _parse_json_document(key: str, text: str) -> ParsedFile:
             ).fetchall()[0]
         except (duckdb.Error, UnicodeDecodeError):  # DuckDB may cut bytes mid-character
             kind = None
-        if kind is None:
+        if kind is None or "\\u" in text:  # Python's parser keeps lone surrogates out
             return _parse_json_document_python(text)
         if kind == "ARRAY":
-            path = "$[*]"
+            path = "$"
         elif kind == "OBJECT" and records_kind == "ARRAY":
-            path = "$.records[*]"
+            path = "$.records"
         elif kind == "OBJECT":
             raise _FileProblem("JSON object without a `records` array")
         else:
             raise _FileProblem(f"JSON document is a {kind.lower()}, not an array of records")
+        ((count,),) = con.sql(f"SELECT json_array_length(d, '{path}') FROM doc").fetchall()
         elements = (
-            con.sql(f"SELECT unnest(json_extract(d, '{path}'))::VARCHAR AS e FROM doc")
+            con.sql(f"SELECT unnest(json_extract(d, '{path}[*]'))::VARCHAR AS e FROM doc")
             .to_arrow_table()
             .column("e")
             .combine_chunks()
         )
-    return _split_elements(elements)
+    return _split_elements(elements, int(count))
 
 
-def _split_elements(elements: pa.Array) -> ParsedFile:
+def _split_elements(elements: pa.Array, count: int) -> ParsedFile:
     if len(elements) == 0:
-        return ParsedFile()
+        return ParsedFile(records_read=count)
     fields = _extract_fields(elements)
     good = fields.column("is_object").combine_chunks()
     index = pa.array(np.arange(len(elements), dtype=np.int64))
     records = _keep(
         _records(index, elements, {name: fields.column(name) for name in c.INPUT_FIELDS}), good
     )
-    bad = pc.invert(good)
-    rej_index = index.filter(bad)
-    rej_raw = elements.filter(bad)
-    details = pc.binary_join_element_wise(
-        "element ", pc.cast(rej_index, pa.string()), " is not a JSON object", ""
-    )
-    rejects = pa.table([rej_index, pc.cast(rej_raw, pa.string()), details], schema=REJECTS_SCHEMA)
-    return ParsedFile(records=records, rejects=rejects)
+    rejects = _Rejects()
+    for i, raw in zip(
+        index.filter(pc.invert(good)).to_pylist(),
+        elements.filter(pc.invert(good)).to_pylist(),
+        strict=True,
+    ):
+        rejects.add(i, raw, f"element {i} is not a JSON object")
+    return ParsedFile(records=records, rejects=rejects.table(), records_read=count)
 
 
 def _parse_json_document_python(text: str) -> ParsedFile:
-    """Fallback for documents DuckDB rejects (e.g. bare NaN/Infinity): Python's parser."""
+    """Documents DuckDB refuses (bare NaN/Infinity) or that hold escapes: Python's parser."""
     try:
         doc = _python_json(text)
     except (ValueError, RecursionError) as e:
@@ -493,197 +580,187 @@ def _parse_json_document_python(text: str) -> ParsedFile:
         doc = doc["records"]
     if not isinstance(doc, list):
         raise _FileProblem(f"JSON document is a {_json_kind(doc)}, not an array of records")
-    rows = [_as_text(v) if not isinstance(v, _Number) else str(v) for v in doc]
-    if not rows:
-        return ParsedFile()
-    lines, raws, details = [], [], []
-    rec_index: list[int] = []
-    rec_raw: list[str] = []
-    rec_fields: dict[str, list[str | None]] = {name: [] for name in c.INPUT_FIELDS}
-    for i, (value, raw) in enumerate(zip(doc, rows, strict=True)):
-        if isinstance(value, dict):
-            rec_index.append(i)
-            rec_raw.append(raw or "")
-            for name in c.INPUT_FIELDS:
-                rec_fields[name].append(_as_text(value.get(name)))
-        else:
-            lines.append(i)
-            raws.append(raw if raw is not None else "null")
-            details.append(f"element {i} is not a JSON object")
-    records = _records(
-        pa.array(rec_index, pa.int64()),
-        pa.array(rec_raw, pa.string()),
-        {n: pa.array(v, pa.string()) for n, v in rec_fields.items()},
-    )
-    return ParsedFile(records=records, rejects=_rejects(lines, raws, details))
+    rejects, found = _Rejects(), _PythonRecords()
+    for i, value in enumerate(doc):
+        raw = str(value) if isinstance(value, _Number) else (_as_text(value) or "null")
+        if not _valid_utf8(raw):
+            raw = raw.encode("utf-8", errors="replace").decode("utf-8")
+        found.add(i, raw, value, rejects, f"element {i}")
+    return ParsedFile(records=found.table(), rejects=rejects.table(), records_read=len(doc))
 
 
-# --- CSV -------------------------------------------------------------------------------------
+# --- CSV ---------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class _CsvLayout:
-    """Where the records of a CSV body end and how many cells each has."""
-
-    newlines: np.ndarray
-    separators: np.ndarray
-    """The newlines outside quotes: where records end."""
-    commas: np.ndarray
-    """Per separator: the commas outside quotes before it."""
-    total_commas: int
-    """Commas outside quotes in the whole body."""
-
-    def commas_per_span(self, spans: int) -> np.ndarray:
-        """Commas outside quotes in each of the first `spans` spans between separators."""
-        bounds = np.concatenate([[0], self.commas, [self.total_commas]])
-        return np.diff(bounds)[:spans]
+class _Header:
+    names: list[str]
+    start: int
+    """Where the records begin in the first piece (after the header line)."""
+    first_line: int
+    """The file line number at `start`."""
 
 
-def _csv_layout(body: bytes, buf: np.ndarray, start: int) -> _CsvLayout:
-    """Newlines, commas and quotes of buf[start:] in one chunked pass with reused buffers.
+def _read_csv(blocks: Iterable[bytes], limits: ReadLimits) -> Iterator[ParsedFile]:
+    """CSV with a header row; source_line is the physical line where a record starts.
 
-    Commas are counted by a running sum read at each newline and quote. A quote toggles
-    "inside a value" (an escaped `""` toggles twice), so a newline after an odd number of
-    quotes is part of a value, and the commas between an opening quote and its closing one
-    (read off the running sum at both) are not cell separators. Quotes are rare: their
-    corrections cost nothing when there are none.
-    """
-    size = min(_SCAN_CHUNK, max(len(buf) - start, 0))
-    is_comma, is_other = np.empty(size, dtype=bool), np.empty(size, dtype=bool)
-    running = np.empty(size, dtype=np.int32)
-    quoted = body.find(b'"', start) >= 0
-    newlines, at_newline, quotes, at_quote = [], [], [], []
-    total = 0
-    for i in range(start, len(buf), _SCAN_CHUNK):
-        chunk = buf[i : i + _SCAN_CHUNK]
-        m = len(chunk)
-        np.equal(chunk, 44, out=is_comma[:m])
-        counted = np.cumsum(is_comma[:m], out=running[:m])
-        nl = np.flatnonzero(np.equal(chunk, 10, out=is_other[:m]))
-        newlines.append(nl + i)
-        at_newline.append(counted[nl].astype(np.int64) + total)
-        if quoted:
-            q = np.flatnonzero(np.equal(chunk, 34, out=is_other[:m]))
-            quotes.append(q + i)
-            at_quote.append(counted[q].astype(np.int64) + total)
-        total += int(counted[-1]) if m else 0
-    nl_pos, nl_commas = _joined(newlines), _joined(at_newline)
-    if not quoted:
-        return _CsvLayout(nl_pos, nl_pos, nl_commas, total)
-    q_pos, q_commas = _joined(quotes), np.append(_joined(at_quote), total)
-    quotes_before = np.searchsorted(q_pos, nl_pos)
-    outside = quotes_before % 2 == 0
-    # commas inside each quoted stretch (an unclosed last one runs to the end), cumulated
-    inside = q_commas[1::2] - q_commas[0:-1:2]
-    inside_before = np.concatenate([[0], np.cumsum(inside)])
-    commas = nl_commas[outside] - inside_before[quotes_before[outside] // 2]
-    return _CsvLayout(nl_pos, nl_pos[outside], commas, total - int(inside_before[-1]))
-
-
-def _parse_csv(body: bytes, start: int) -> ParsedFile:
-    """CSV with a header row; source_line is the physical line where a record starts."""
-    buf = np.frombuffer(body, dtype=np.uint8)
-    layout = _csv_layout(body, buf, start)
-    separators = layout.separators
-    newlines_in_values = len(separators) < len(layout.newlines)
-    starts, ends = _spans(buf, separators, start)
-    commas = layout.commas_per_span(len(starts))
-    if newlines_in_values:  # physical line of each record's start
-        line_no = np.searchsorted(layout.newlines, starts) + 1
-    else:
-        line_no = np.arange(1, len(starts) + 1, dtype=np.int64)
-    nonblank = np.flatnonzero(ends > starts)
-    if len(nonblank) == 0:
+    A record still open at a piece's end (a quoted value spanning lines) is carried to the
+    next piece; the tokenizer bounds it by the record cap. A long line ends an open record."""
+    header: _Header | None = None
+    carry: Lines | None = None
+    for piece in line_pieces(blocks, limits):
+        if isinstance(piece, LongLine):
+            if header is None:
+                raise _FileProblem(f"CSV header over {limits.max_record_bytes:,} bytes")
+            if carry is not None:
+                yield _parse_csv_piece(carry, header.names, 0, carry.first_line, limits)[0]
+                carry = None
+            rejects = _Rejects()
+            rejects.add_long_line(piece)
+            yield ParsedFile(rejects=rejects.table(), records_read=1)
+            continue
+        if carry is not None:
+            piece = Lines(
+                carry.body + piece.body, carry.first_line, carry.byte_offset, piece.ends_run
+            )
+            carry = None
+        _check_utf8(piece.body, piece.byte_offset)
+        start, first_line = 0, piece.first_line
+        if header is None:
+            header = _csv_header(piece)
+            if header is None:
+                continue  # blank lines only so far
+            start, first_line = header.start, header.first_line
+        parsed, carry_from = _parse_csv_piece(piece, header.names, start, first_line, limits)
+        if carry_from is not None:
+            carry = Lines(
+                piece.body[carry_from:],
+                first_line + piece.body.count(b"\n", start, carry_from),
+                piece.byte_offset + carry_from,
+                True,
+            )
+        yield parsed
+    if carry is not None and header is not None:
+        yield _parse_csv_piece(carry, header.names, 0, carry.first_line, limits)[0]
+    if header is None:
         raise _FileProblem("CSV without a header row")
-    h = nonblank[0]
-    header_text = body[starts[h] : ends[h]].decode("utf-8")
+
+
+def _csv_header(piece: Lines) -> _Header | None:
+    """The header: the first non-blank line (None when the piece holds only blank lines)."""
+    start, line, body = _body_start(piece), piece.first_line, piece.body
+    while start < len(body):
+        nl = body.find(b"\n", start)
+        end = len(body) if nl < 0 else nl + 1
+        text = body[start:end].decode("utf-8").rstrip("\r\n")
+        if text.strip():
+            break
+        start, line = end, line + 1
+    else:
+        return None
     try:
-        header = [name.strip() for name in next(csv.reader([header_text]))]
-    except csv.Error as e:  # e.g. a bare CR inside the header line
+        names = [name.strip() for name in next(csv.reader([text], strict=True))]
+    except csv.Error as e:  # e.g. a bare CR or an unclosed quote in the header line
         raise _FileProblem(f"CSV header is not readable ({e})") from e
-    repeated = sorted(
-        {name for name in header if header.count(name) > 1 and name in c.INPUT_FIELDS}
-    )
+    repeated = sorted({n for n in names if names.count(n) > 1 and n in c.INPUT_FIELDS})
     if repeated:
         raise _FileProblem(
             f"CSV header names {', '.join(repeated)} more than once: which column is meant?"
         )
-    rows = nonblank[1:]
-    starts, ends, line_no = starts[rows], ends[rows], line_no[rows]
-    if len(rows) == 0:
-        return ParsedFile()
-    counts = commas[rows] + 1
-    wrong = counts != len(header)
-    texts, terminated = _text_array(body, buf, starts, ends)
-    rejects = _empty_rejects()
-    if wrong.any():
-        w = np.flatnonzero(wrong)
-        details = [
-            f"line {int(line_no[i])}: {int(counts[i])} columns, the header has {len(header)}"
-            for i in w
-        ]
-        rejects = pa.table(
-            [
-                pa.array(line_no[w]),
-                _exact(texts.take(pa.array(w)), terminated),
-                pa.array(details),
-            ],
-            schema=REJECTS_SCHEMA,
-        )
-    good = np.flatnonzero(~wrong)
-    fields = _csv_cells(
-        body, buf, header, starts[good], ends[good], newlines_in_values, not wrong.any()
-    )
-    good_texts = texts if len(good) == len(texts) else texts.take(pa.array(good))
+    return _Header(names, end, line + 1)
+
+
+def _parse_csv_piece(
+    piece: Lines, header: list[str], start: int, first_line: int, limits: ReadLimits
+) -> tuple[ParsedFile, int | None]:
+    """The records of body[start:] (`first_line` is the file line there), and where a record
+    still open at the piece's end begins (None when the piece ends a run of lines)."""
+    body = piece.body
+    found = csv_records(body, start, limits.max_record_bytes, at_end=piece.ends_run)
+    n = len(found.starts)
+    if n == 0:
+        return ParsedFile(), found.carry_from
+    buf = np.frombuffer(body, dtype=np.uint8)
+    line_no = found.lines + first_line
+    texts, terminated = _text_array(body, buf, found.starts, found.ends)
+    bad = found.cells != len(header)
+    bad[list(found.problems)] = True
+    bad_idx = np.flatnonzero(bad)
+    rejects = _Rejects()
+    if len(bad_idx):
+        exact = _exact(texts.take(pa.array(bad_idx)), terminated).to_pylist()
+        for i, raw in zip(bad_idx.tolist(), exact, strict=True):
+            reason, detail = found.problems.get(
+                i,
+                (
+                    c.Reason.UNPARSEABLE_RECORD,
+                    f"{int(found.cells[i])} columns, the header has {len(header)}",
+                ),
+            )
+            size, digest = found.sizes.get(i, (None, None))
+            rejects.add(int(line_no[i]), raw, detail, reason, size, digest)
+    good = np.flatnonzero(~bad)
+    data = _records_bytes(body, found.starts, bad_idx, found.carry_from)
+    fields = _csv_cells(data, body, header, found.starts[good], found.ends[good], found.multiline)
+    good_texts = texts if len(good) == n else texts.take(pa.array(good))
     records = _records(pa.array(line_no[good]), good_texts, fields)
-    return ParsedFile(records=records, rejects=rejects, raw_terminated=terminated)
+    parsed = ParsedFile(
+        records=records, rejects=rejects.table(), raw_terminated=terminated, records_read=n
+    )
+    return parsed, found.carry_from
+
+
+def _records_bytes(
+    body: bytes, starts: np.ndarray, dropped: np.ndarray, stop: int | None
+) -> pa.Buffer:
+    """The piece's bytes from its first record to `stop`, without the `dropped` records."""
+    stop = len(body) if stop is None else stop
+    if not len(dropped):
+        return pa.py_buffer(body)[int(starts[0]) : stop]
+    nexts = np.append(starts[1:], stop)
+    parts, at = [], int(starts[0])
+    for i in dropped.tolist():
+        parts.append(body[at : int(starts[i])])
+        at = int(nexts[i])
+    parts.append(body[at:stop])
+    return pa.py_buffer(b"".join(parts))
 
 
 def _csv_cells(
+    data: pa.Buffer,
     body: bytes,
-    buf: np.ndarray,
     header: list[str],
     starts: np.ndarray,
     ends: np.ndarray,
-    newlines_in_values: bool,
-    whole: bool,
+    multiline: bool,
 ) -> dict[str, pa.Array | pa.ChunkedArray]:
-    """The contract columns of the given records, read with pyarrow.csv (Python csv fallback)."""
+    """The contract columns of the records in `data` (spans `starts`/`ends` of `body`), read
+    with pyarrow.csv; Python's csv module, record by record, where pyarrow reads otherwise."""
     wanted = [name for name in c.INPUT_FIELDS if name in header]
     n = len(starts)
     if n == 0 or not wanted:
         return {}
-    if whole:
-        data = pa.py_buffer(body)[int(starts[0]) :]
-    else:
-        # only the good records, each followed by a newline, copied with a byte mask
-        mark = np.zeros(len(buf) + 1, dtype=np.int32)
-        stop = np.minimum(ends + 1, len(buf))
-        np.add.at(mark, starts, 1)
-        np.add.at(mark, stop, -1)
-        data = pa.py_buffer(buf[np.cumsum(mark[:-1]) > 0].tobytes())
     names = [f"c{i}" for i in range(len(header))]
     positions = {name: header.index(name) for name in wanted}
     try:
         table = pacsv.read_csv(
             pa.BufferReader(data),
-            # blocks of 8 MiB: both cores busy from a file of 16 MiB on
+            # blocks of 8 MiB: both cores busy from a piece of 16 MiB on
             read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 23),
-            parse_options=pacsv.ParseOptions(newlines_in_values=newlines_in_values),
+            parse_options=pacsv.ParseOptions(newlines_in_values=multiline),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.string() for name in names},
                 include_columns=[names[positions[name]] for name in wanted],
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=True,
                 null_values=[""],
-                check_utf8=False,  # the whole body was checked once (_check_utf8)
+                check_utf8=False,  # the piece was checked once (_check_utf8)
             ),
         )
         if table.num_rows == n:
             return {name: table.column(names[positions[name]]) for name in wanted}
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
-    # fallback for what pyarrow cannot read: Python's csv module, record by record
     values: dict[str, list[str | None]] = {name: [] for name in wanted}
     for s, e in zip(starts, ends, strict=True):
         row = next(csv.reader(io.StringIO(body[s:e].decode("utf-8"), newline="")), [])
