@@ -40,7 +40,9 @@ class ReadLimits:
     max_record_bytes: int = c.MAX_RECORD_BYTES
     """Bytes of one record (`record_too_long` past it)."""
     piece_bytes: int = 32 << 20
-    """Decompressed bytes per piece: what memory a file needs is bounded by this."""
+    """Decompressed bytes per piece: what memory a file needs is bounded by this..."""
+    piece_lines: int = 1 << 20
+    """... and by this many lines per piece (a line costs some bytes of index)."""
     max_document_bytes: int = 256 << 20
     """A `.json` document is one value, read whole: at most this many bytes."""
 
@@ -189,39 +191,33 @@ def line_pieces(blocks: Iterable[bytes], limits: ReadLimits) -> Iterator[Lines |
 
 
 class _LineSplitter:
-    """Collects blocks until a piece is full, then cuts it after its last line end."""
+    """Collects blocks until a piece is full (bytes or lines), then cuts it after its last
+    line end. The line bound keeps the per-line arrays of a piece bounded too (a piece of
+    blank lines would otherwise need tens of bytes of index per byte)."""
 
     def __init__(self, limits: ReadLimits):
         self.limits = limits
         self.parts: list[bytes] = []
         self.size = 0
+        self.lines = 0
+        """Line ends held in `parts`."""
         self.open_bytes = 0
         """Bytes of the line still open at the end of `parts` (no line end seen yet)."""
         self.line = 1
+        """The file line number of the first line held."""
         self.offset = 0
-        self.uncounted = b""
-        """The last piece's body: its lines are counted only when a later piece needs it."""
         self.long: _LongLineState | None = None
-
-    def _numbered(self) -> int:
-        self.line += self.uncounted.count(b"\n")
-        self.uncounted = b""
-        return self.line
-
-    def _piece(self, body: bytes, ends_run: bool) -> Lines:
-        piece = Lines(body, self._numbered(), self.offset, ends_run)
-        self.offset += len(body)
-        self.uncounted = body
-        return piece
 
     def _flush(self, ends_run: bool) -> Iterator[Lines]:
         """The whole lines held as one piece; the open line stays held."""
         data = b"".join(self.parts)
         cut = len(data) - self.open_bytes
         if cut:
-            yield self._piece(data if cut == len(data) else data[:cut], ends_run)
+            yield Lines(data if cut == len(data) else data[:cut], self.line, self.offset, ends_run)
+            self.line += self.lines
+            self.offset += cut
         self.parts = [data[cut:]] if cut < len(data) else []
-        self.size = self.open_bytes
+        self.size, self.lines = self.open_bytes, 0
 
     def feed(self, block: bytes) -> Iterator[Lines | LongLine]:
         if self.long is not None:
@@ -236,21 +232,39 @@ class _LineSplitter:
             self.line += 1
             self.long = None
             block = block[nl + 1 :]
-        if not block:
-            return
-        last = block.rfind(b"\n")
-        self.open_bytes = self.open_bytes + len(block) if last < 0 else len(block) - last - 1
-        self.parts.append(block)
-        self.size += len(block)
-        if self.open_bytes > self.limits.max_record_bytes:
-            yield from self._flush(True)
-            self.long = _LongLineState(self._numbered())
-            for part in self.parts:
-                self.long.add(part, self.limits.max_record_bytes)
-            self.offset += self.size
-            self.parts, self.size, self.open_bytes = [], 0, 0
-        elif self.size >= self.limits.piece_bytes:
-            yield from self._flush(False)
+        while block:
+            room = self.limits.piece_lines - self.lines
+            ends = _newlines(block, room)
+            if len(ends) == room:  # the piece is full of lines inside this block
+                head, block = block[: ends[-1] + 1], block[ends[-1] + 1 :]
+                self._hold(head, room, 0)
+                yield from self._flush(False)
+                continue
+            last = int(ends[-1]) if len(ends) else -1
+            self._hold(
+                block,
+                len(ends),
+                self.open_bytes + len(block) if last < 0 else len(block) - last - 1,
+            )
+            block = b""
+            if self.open_bytes > self.limits.max_record_bytes:
+                yield from self._start_long_line()
+            elif self.size >= self.limits.piece_bytes:
+                yield from self._flush(False)
+
+    def _hold(self, data: bytes, lines: int, open_bytes: int) -> None:
+        self.parts.append(data)
+        self.size += len(data)
+        self.lines += lines
+        self.open_bytes = open_bytes
+
+    def _start_long_line(self) -> Iterator[Lines]:
+        yield from self._flush(True)
+        self.long = _LongLineState(self.line)
+        for part in self.parts:
+            self.long.add(part, self.limits.max_record_bytes)
+        self.offset += self.size
+        self.parts, self.size, self.open_bytes = [], 0, 0
 
     def close(self) -> Iterator[Lines | LongLine]:
         if self.long is not None:
@@ -258,6 +272,20 @@ class _LineSplitter:
         elif self.parts:
             self.open_bytes = 0
             yield from self._flush(True)
+
+
+def _newlines(block: bytes, limit: int) -> np.ndarray:
+    """Positions of the first `limit` newlines of `block` (all of them when fewer)."""
+    buf = np.frombuffer(block, dtype=np.uint8)
+    found: list[np.ndarray] = []
+    count = 0
+    for i in range(0, len(buf), _SCAN_CHUNK):
+        at = np.flatnonzero(buf[i : i + _SCAN_CHUNK] == 10) + i
+        found.append(at[: limit - count])
+        count += len(found[-1])
+        if count >= limit:
+            break
+    return np.concatenate(found) if found else np.empty(0, dtype=np.int64)
 
 
 def _positions(buf: np.ndarray, byte: int, start: int) -> np.ndarray:

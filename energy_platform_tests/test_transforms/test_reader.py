@@ -8,6 +8,7 @@ import json
 import zlib
 from collections.abc import Iterator
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -187,15 +188,18 @@ def test_quote_inside_an_unquoted_field_is_text_and_merges_no_lines() -> None:
 
 
 def test_unclosed_quote_ends_at_the_record_cap_and_the_rest_is_read() -> None:
+    broken = 's-x,2024-06-01T01:00:00Z,1,0.5,"never closed\n'
     rows = _csv_rows(100_000)  # about 4 MB after the broken record
-    body = (CSV_HEADER + 's-x,2024-06-01T01:00:00Z,1,0.5,"never closed\n' + rows).encode()
+    body = (CSV_HEADER + broken + rows).encode()
     result, read = _read("raw/a.csv", body, ReadLimits(piece_bytes=1 << 20))
     too_long = result.quarantined[result.quarantined[c.REASON] == c.Reason.RECORD_TOO_LONG]
-    assert len(too_long) == 1 and too_long[c.SOURCE_LINE].tolist() == [2]
-    # the broken record swallowed the lines up to the cap (they are inside its quoted value)
-    swallowed = 100_000 - len(result.clean)
-    assert 0 < swallowed * 40 < c.MAX_RECORD_BYTES + 100
-    assert read == len(result.clean) + len(result.quarantined)
+    assert too_long[c.SOURCE_LINE].tolist() == [2]
+    # the broken record swallows the rows up to the one that crosses the record cap
+    sizes = np.cumsum([len(broken)] + [len(r) + 1 for r in rows.splitlines()])
+    swallowed = int(np.searchsorted(sizes, c.MAX_RECORD_BYTES, side="right"))
+    assert len(result.clean) == 100_000 - swallowed
+    assert result.clean[c.SOURCE_LINE].iloc[0] == 3 + swallowed
+    assert read == len(result.clean) + len(result.quarantined) == 100_000 - swallowed + 1
 
 
 def test_unclosed_quote_at_the_end_of_the_file_is_one_reject() -> None:

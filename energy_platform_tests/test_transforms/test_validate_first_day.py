@@ -57,13 +57,11 @@ def test_unparseable_timestamp_detail_still_says_not_iso():
     assert "not ISO-8601" in row[c.DETAIL]
 
 
-def test_oversized_record_is_unparseable_record_not_a_reading():
-    from energy_platform.transforms.validate import MAX_RECORD_CHARS
-
+def test_oversized_record_is_record_too_long_not_a_reading():
     result = run(
-        record(county="x" * (MAX_RECORD_CHARS + 1)), record(timestamp="2024-06-01T12:05:00Z")
+        record(county="x" * (c.MAX_RECORD_BYTES + 1)), record(timestamp="2024-06-01T12:05:00Z")
     )
     assert len(result.clean) == 1
     (row,) = result.quarantined.to_dict("records")
-    assert row[c.REASON] == c.Reason.UNPARSEABLE_RECORD
+    assert row[c.REASON] == c.Reason.RECORD_TOO_LONG
     assert "over the limit" in row[c.DETAIL]
