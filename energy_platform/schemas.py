@@ -78,6 +78,14 @@ SITE_DAILY = pa.schema(
 )
 """gold/site_daily: per site and UTC date; sums, min and max over readings without anomalies."""
 
+MAX_QUARANTINED_RAW_BYTES = 64 * 1024
+"""A quarantined record keeps at most this many bytes (UTF-8, whole characters) of its raw text;
+the full text stays in the raw object under raw/."""
+RAW_BYTES = "raw_bytes"
+"""The full raw record's length in UTF-8 bytes."""
+RAW_SHA256 = "raw_sha256"
+"""Hex SHA-256 of the full raw record's UTF-8 bytes."""
+
 QUARANTINE = pa.schema(
     [
         (c.SOURCE_KEY, pa.string()),
@@ -85,7 +93,11 @@ QUARANTINE = pa.schema(
         (c.REASON, pa.string()),
         (c.DETAIL, pa.string()),
         (c.RAW_RECORD, pa.string()),
+        (RAW_BYTES, pa.int64()),
+        (RAW_SHA256, pa.string()),
     ]
 )
-"""quarantine/: JSON lines, one object per rejected record (or one per rejected file, line null)."""
+"""quarantine/: JSON lines, one object per rejected record (or one per rejected file, line null);
+`raw` is the record's text cut to MAX_QUARANTINED_RAW_BYTES, `raw_bytes` and `raw_sha256` are of
+the full text."""
 QUARANTINE_FIELDS = tuple(QUARANTINE.names)

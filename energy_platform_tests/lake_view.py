@@ -53,9 +53,10 @@ class LakeView:
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     def quarantine(self) -> dict[str, list[dict]]:
-        """quarantine/ as {key: [records]}."""
+        """quarantine/ as {key: [records]}: one per line (split at newlines only, as a `raw`
+        may hold U+2028 or U+0085, which JSON leaves unescaped)."""
         return {
-            k: [json.loads(line) for line in self.get(k).decode().splitlines()]
+            k: [json.loads(line) for line in self.get(k).split(b"\n") if line.strip()]
             for k in self.keys("quarantine/")
         }
 

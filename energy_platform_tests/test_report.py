@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import tracemalloc
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 
 import boto3
 import duckdb
+import pandas as pd
 import pyarrow.fs as pafs
 import pytest
 from dagster import materialize
@@ -26,9 +28,10 @@ from energy_platform import contract as c
 from energy_platform.assets.report import LOCAL_REPORT_PATH, energy_report
 from energy_platform.provision import provision
 from energy_platform.report.html import render_report
-from energy_platform.report.lake import open_lake
+from energy_platform.report.lake import UNREADABLE, open_lake
 from energy_platform.resources import LakeStorage
 from energy_platform.settings import Settings
+from energy_platform.transforms.quarantine import quarantine_jsonl
 from energy_platform.transforms.report_data import (
     KPI_KEYS,
     choose_bucket,
@@ -342,3 +345,87 @@ def test_open_lake_reads_plain_gzipped_and_empty_quarantine_files(tmp_path: Path
     }
     page = render_report(data, datetime.now(UTC), str(tmp_path))
     assert 'id="empty-lake"' in page and 'data-chart="quarantine_reasons"' in page
+
+
+def _old_line(source_line: int, reason: str, raw: str = "x") -> str:
+    """A quarantine line as written before `raw` was bounded (no raw_bytes, raw_sha256)."""
+    fields = {"source_key": "raw/day/big.csv", "source_line": source_line, "reason": reason}
+    return json.dumps({**fields, "detail": "d", "raw": raw}) + "\n"
+
+
+def _hostile_quarantine() -> dict[str, bytes]:
+    """Quarantine objects no reader may fail on: a 50 MB line and old-format rows, lines that
+    are not JSON objects (or not UTF-8, or cut short), the bounded format of a 10 MB record,
+    and a gzip that inflates to 20 MB of NUL bytes without a newline."""
+    big = _old_line(1, "bad_number") + _old_line(2, "unparseable_record", "y" * 50_000_000)
+    garbage = b'not json\nnull\n[1]\n{}\n\xff\xfe\n\n  \r\n{"reason": "bad_number"}\n{"source_k'
+    new = pd.DataFrame(
+        {
+            c.SOURCE_KEY: ["raw/day/new.csv"] * 2,
+            c.SOURCE_LINE: [4, 5],
+            c.REASON: ["bad_number", "missing_field"],
+            c.DETAIL: ["d", "d"],
+            c.RAW_RECORD: ["z" * 10_000_000, "a,b"],
+        }
+    )
+    return {
+        "quarantine/day/big.csv.jsonl": (big + _old_line(3, "bad_site_id")).encode(),
+        "quarantine/day/garbage.csv.jsonl": garbage,
+        "quarantine/day/new.csv.jsonl": quarantine_jsonl(new),
+        "quarantine/day/nul.csv.jsonl.gz": gzip.compress(b"\0" * 20_000_000),
+    }
+
+
+HOSTILE_BY_REASON = {UNREADABLE: 8, "bad_number": 3, "bad_site_id": 1, "missing_field": 1}
+"""The 50 MB line, 6 of the garbage lines (2 blank ones are no records) and the NUL bytes are
+unreadable; the rest keep their reasons."""
+HOSTILE_BY_SOURCE = {
+    "raw/day/garbage.csv": 7,  # a line without source_key: the object's raw key
+    "raw/day/big.csv": 3,
+    "raw/day/new.csv": 2,
+    "raw/day/nul.csv": 1,
+}
+
+
+def _by_reason(data: Any) -> dict[str, int]:
+    return dict(zip(*data.quarantine_by_reason.to_dict("list").values(), strict=True))
+
+
+def test_open_lake_counts_every_quarantined_record_whatever_the_objects_hold(
+    tmp_path: Path,
+) -> None:
+    for key, body in _hostile_quarantine().items():
+        (tmp_path / key).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / key).write_bytes(body)
+    assert len((tmp_path / "quarantine/day/new.csv.jsonl").read_bytes()) < 2 * 70_000
+
+    tracemalloc.start()
+    try:
+        lake = open_lake(pafs.LocalFileSystem(), str(tmp_path))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    data = compute_report_data(lake)
+
+    assert peak < 32_000_000, f"reading quarantine/ peaked at {peak:,} bytes"
+    assert data.kpis["quarantined_records"] == sum(HOSTILE_BY_REASON.values())
+    assert _by_reason(data) == HOSTILE_BY_REASON
+    top = data.quarantine_top_sources
+    assert dict(zip(top["source_key"], top["records"], strict=True)) == HOSTILE_BY_SOURCE
+    page = render_report(data, datetime.now(UTC), str(tmp_path))
+    assert 'data-chart="quarantine_reasons"' in page and UNREADABLE in page
+
+
+def test_energy_report_succeeds_whatever_quarantine_holds(emulator: str, tmp_path: Path) -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ENERGY_BUCKET", f"energy-hostile-{uuid.uuid4().hex[:8]}")
+        settings = Settings.from_env()
+        s3 = boto3.client("s3", region_name=settings.region)
+        s3.create_bucket(Bucket=settings.bucket)
+        for key, body in _hostile_quarantine().items():
+            s3.put_object(Bucket=settings.bucket, Key=key, Body=body)
+        run = _materialize(settings, tmp_path, mp)
+    total = sum(HOSTILE_BY_REASON.values())
+    assert run.metadata["quarantined_records"] == run.metadata["rows_quarantine"] == total
+    assert _kpi_block(run.html)["quarantined_records"] == total
+    assert 'id="empty-lake"' in run.html and UNREADABLE in run.html

@@ -20,6 +20,7 @@ from energy_platform import schemas
 from energy_platform.transforms.duck import connection
 from energy_platform.transforms.frames import to_frame
 from energy_platform.transforms.parse import ParsedFile
+from energy_platform.transforms.quarantine import quarantine_rows, reject_rows
 
 _MIN_EPOCH_S = -62135596800  # 0001-01-01T00:00:00Z
 _MAX_EPOCH_S = 253402300799  # 9999-12-31T23:59:59Z
@@ -176,15 +177,12 @@ def validate_records(
 ) -> ValidationResult:
     """Apply the contract's record rules; every record read ends up clean or quarantined."""
     if parsed.file_error is not None:
-        table = pa.table(
-            {
-                c.SOURCE_KEY: [source_key],
-                c.SOURCE_LINE: pa.nulls(1, pa.int64()),
-                c.REASON: [parsed.file_error.reason],
-                c.DETAIL: [parsed.file_error.detail],
-                c.RAW_RECORD: [""],
-            },
-            schema=schemas.QUARANTINE,
+        table = quarantine_rows(
+            source_key,
+            pa.nulls(1, pa.int64()),
+            pa.array([parsed.file_error.reason], pa.string()),
+            pa.array([parsed.file_error.detail], pa.string()),
+            pa.array([""], pa.string()),
         )
         return ValidationResult(empty_clean(), _quarantine_frame(table))
 
@@ -211,32 +209,16 @@ def validate_records(
     parts = []
     if n_bad:
         parts.append(
-            pa.table(
-                [
-                    pa.array(np.full(n_bad, source_key, dtype=object), pa.string()),
-                    rejected.column(c.SOURCE_LINE),
-                    reasons.filter(bad),
-                    details,
-                    parsed.raw_texts(bad),
-                ],
-                schema=schemas.QUARANTINE,
+            quarantine_rows(
+                source_key,
+                rejected.column(c.SOURCE_LINE),
+                reasons.filter(bad),
+                details,
+                parsed.raw_texts(bad),
             )
         )
-    rejects = parsed.rejects
-    if rejects.num_rows:
-        n = rejects.num_rows
-        parts.append(
-            pa.table(
-                [
-                    pa.array(np.full(n, source_key, dtype=object), pa.string()),
-                    rejects.column(c.SOURCE_LINE),
-                    pa.array(np.full(n, c.Reason.UNPARSEABLE_RECORD, dtype=object), pa.string()),
-                    rejects.column(c.DETAIL).cast(pa.string()),
-                    rejects.column(c.RAW_RECORD).cast(pa.string()),
-                ],
-                schema=schemas.QUARANTINE,
-            )
-        )
+    if parsed.rejects.num_rows:
+        parts.append(reject_rows(source_key, parsed.rejects))
     if parts:
         quarantined = pa.concat_tables(parts)
         quarantined = quarantined.take(pc.sort_indices(quarantined.column(c.SOURCE_LINE)))
