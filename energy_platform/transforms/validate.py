@@ -3,7 +3,12 @@
 All rules run as one DuckDB query over the parsed Arrow table (vectorized, multi-threaded);
 the human detail of a rejection is worked out afterwards for the rejected rows only. A record
 gets the first failing rule in the contract's order: missing_field, bad_site_id,
-bad_timestamp, timestamp_in_future, bad_number, unknown_unit, bad_anomaly_score.
+bad_timestamp (UTC offsets beyond ±14:00 included), timestamp_in_future, bad_number,
+county_too_long, unknown_unit, number_out_of_range (values in kWh, so after the unit),
+bad_anomaly_score (a non-zero score under `MIN_NONZERO_ABS` included).
+
+What passes is storable as it is: a county fits a DynamoDB key, every number is finite and
+a DynamoDB number, and so is net_kwh and any sum of a day's readings (see `MAX_ABS_KWH`).
 """
 
 from __future__ import annotations
@@ -35,6 +40,31 @@ reading could never be served (a DynamoDB item holds at most 400 KB) and would f
 _UNITS = ", ".join(f"'{unit}'" for unit in c.UNIT_FACTORS)
 _COUNTY_BLANKS = " \t\r\n"
 """What a county is trimmed of."""
+_COUNTY_BLANKS_SQL = " || ".join(f"chr({ord(ch)})" for ch in _COUNTY_BLANKS)
+_MAX_OFFSET_US = c.MAX_UTC_OFFSET_HOURS * 3600 * 1_000_000
+
+
+def _sci(x: float) -> str:
+    """1e9 -> `1e9`, 1e-100 -> `1e-100` (for details)."""
+    return f"{x:g}".replace("e+0", "e").replace("e+", "e").replace("e-0", "e-")
+
+
+def _unstorable(value: str, kwh: str) -> str:
+    """SQL: a `value` (as written) whose `kwh` is NaN, infinite, over MAX_ABS_KWH, or under
+    MIN_NONZERO_ABS in magnitude while `value` is not 0 (a Wh value may round to 0 kWh)."""
+    low, high = c.MIN_NONZERO_ABS, c.MAX_ABS_KWH
+    return f"NOT ({value} = 0 OR abs({kwh}) BETWEEN {low!r} AND {high!r})"
+
+
+def _range_detail(field: str, text: str, kwh: str) -> str:
+    """SQL: the detail of `field`'s number_out_of_range (raw text, unit, the bound broken)."""
+    return f"""'{field} is "' || left({text}, {_DETAIL_VALUE_CHARS}) || '" '
+            || coalesce(unit_text, 'kWh') || CASE WHEN abs({kwh}) < {c.MIN_NONZERO_ABS!r}
+                THEN ', non-zero but under {_sci(c.MIN_NONZERO_ABS)} kWh in magnitude'
+                ELSE ', over {_sci(c.MAX_ABS_KWH)} kWh in magnitude' END"""
+
+
+_SCORE_TINY = f"(score_value <> 0 AND abs(score_value) < {c.MIN_NONZERO_ABS!r})"
 
 # Typed values, then the first failing rule (`judged`) of each row of `records`. $now: epoch
 # seconds; $terminated: `ParsedFile.raw_terminated`.
@@ -44,6 +74,8 @@ WITH base AS (
         site_id, "timestamp" AS ts_text, county, device_id,
         CASE WHEN strlen("{c.RAW_RECORD}") > {MAX_RECORD_CHARS} THEN length(CASE WHEN $terminated
             THEN rtrim("{c.RAW_RECORD}", E'\\n') ELSE "{c.RAW_RECORD}" END) END AS raw_chars,
+        CASE WHEN strlen(county) > {c.MAX_COUNTY_BYTES}
+            THEN strlen(trim(county, {_COUNTY_BLANKS_SQL})) END AS county_bytes,
         energy_generated_kwh AS gen_text, energy_consumed_kwh AS con_text,
         CASE WHEN unit IN ({_UNITS}) THEN unit ELSE nullif(trim(unit), '') END AS unit_text,
         nullif(trim(anomaly_score), '') AS score_text,
@@ -51,6 +83,10 @@ WITH base AS (
             THEN TRY_CAST("timestamp" AS DOUBLE) END AS ts_epoch,
         TRY_CAST(energy_generated_kwh AS DOUBLE) AS gen_value,
         TRY_CAST(energy_consumed_kwh AS DOUBLE) AS con_value,
+        CASE unit_text WHEN 'Wh' THEN {c.UNIT_FACTORS["Wh"]}
+            WHEN 'MWh' THEN {c.UNIT_FACTORS["MWh"]} ELSE 1.0 END AS factor,
+        gen_value * factor AS gen_kwh,
+        con_value * factor AS con_kwh,
         TRY_CAST(nullif(trim(anomaly_score), '') AS DOUBLE) AS score_value,
         floor(CASE WHEN ts_epoch > {c.EPOCH_MS_THRESHOLD} THEN ts_epoch / 1000
             ELSE ts_epoch END) AS ts_seconds
@@ -63,6 +99,10 @@ WITH base AS (
             WHEN ts_seconds BETWEEN {_MIN_EPOCH_S} AND {_MAX_EPOCH_S}
                 THEN CAST(ts_seconds AS BIGINT) * 1000000
         END AS ts_us,
+        -- UTC offset: local wall time (a cast to TIMESTAMP ignores offset and zone) minus
+        -- UTC; skipped for a text ending in Z, which is UTC or a zone name (within ±14 h)
+        CASE WHEN ts_epoch IS NULL AND NOT suffix(ts_text, 'Z')
+            THEN epoch_us(TRY_CAST(ts_text AS TIMESTAMP)) - ts_us END AS offset_us,
         -- whole seconds, floored (integer arithmetic: exact where a double is not)
         (ts_us - (ts_us % 1000000 + 1000000) % 1000000) // 1000000 AS ts_s
     FROM base
@@ -74,17 +114,21 @@ WITH base AS (
                 THEN '{c.Reason.MISSING_FIELD}'
             WHEN NOT regexp_full_match(site_id, '{c.SITE_ID_PATTERN[1:-1]}')
                 THEN '{c.Reason.BAD_SITE_ID}'
-            WHEN ts_s IS NULL OR ts_s < {FIRST_DAY_EPOCH_S}
+            WHEN ts_s IS NULL OR ts_s < {FIRST_DAY_EPOCH_S} OR abs(offset_us) > {_MAX_OFFSET_US}
                 THEN '{c.Reason.BAD_TIMESTAMP}'
             WHEN ts_s > $now + {c.FUTURE_TOLERANCE_HOURS * 3600}
                 THEN '{c.Reason.TIMESTAMP_IN_FUTURE}'
             WHEN gen_value IS NULL OR NOT isfinite(gen_value)
                 OR con_value IS NULL OR NOT isfinite(con_value)
                 THEN '{c.Reason.BAD_NUMBER}'
+            WHEN county_bytes > {c.MAX_COUNTY_BYTES} THEN '{c.Reason.COUNTY_TOO_LONG}'
             WHEN unit_text IS NOT NULL AND unit_text NOT IN ({_UNITS})
                 THEN '{c.Reason.UNKNOWN_UNIT}'
-            WHEN score_text IS NOT NULL
-                AND (score_value IS NULL OR NOT (score_value BETWEEN 0 AND 1))
+            -- |net_kwh| <= 2 * MAX_ABS_KWH follows: no separate rule
+            WHEN {_unstorable("gen_value", "gen_kwh")} OR {_unstorable("con_value", "con_kwh")}
+                THEN '{c.Reason.NUMBER_OUT_OF_RANGE}'
+            WHEN score_text IS NOT NULL AND (score_value IS NULL
+                OR NOT (score_value BETWEEN 0 AND 1) OR {_SCORE_TINY})
                 THEN '{c.Reason.BAD_ANOMALY_SCORE}'
         END AS reason
     FROM typed
@@ -94,17 +138,7 @@ WITH base AS (
 # Every row: its reason (null = clean) and typed values in kWh (text fields that stay text
 # are taken from the records as they are, not passed through DuckDB and back).
 _JUDGE_SQL = f"""{_JUDGED}
-SELECT
-    reason,
-    ts_s AS ts,
-    gen_value * factor AS gen_kwh,
-    con_value * factor AS con_kwh,
-    score_value
-FROM (
-    SELECT *, CASE unit_text WHEN 'Wh' THEN {c.UNIT_FACTORS["Wh"]}
-        WHEN 'MWh' THEN {c.UNIT_FACTORS["MWh"]} ELSE 1.0 END AS factor
-    FROM judged
-)
+SELECT reason, ts_s AS ts, gen_kwh, con_kwh, score_value FROM judged
 """
 
 # The human detail of each rejected row (run on those rows only).
@@ -124,6 +158,8 @@ SELECT
         WHEN '{c.Reason.BAD_TIMESTAMP}' THEN
             '{c.TIMESTAMP} is "' || left(ts_text, {_DETAIL_VALUE_CHARS}) || CASE
                 WHEN ts_s IS NULL THEN '", not ISO-8601 or epoch seconds/milliseconds'
+                WHEN abs(offset_us) > {_MAX_OFFSET_US}
+                    THEN '", a UTC offset beyond ±{c.MAX_UTC_OFFSET_HOURS:02d}:00'
                 ELSE '", before 2000-01-01, the first day partition' END
         WHEN '{c.Reason.TIMESTAMP_IN_FUTURE}' THEN
             '{c.TIMESTAMP} is "' || left(ts_text, {_DETAIL_VALUE_CHARS})
@@ -134,12 +170,20 @@ SELECT
                 THEN '{c.GENERATED} is "' || left(gen_text, {_DETAIL_VALUE_CHARS})
                 ELSE '{c.CONSUMED} is "' || left(con_text, {_DETAIL_VALUE_CHARS})
             END || '", not a finite number'
+        WHEN '{c.Reason.COUNTY_TOO_LONG}' THEN
+            '{c.COUNTY} is "' || left(trim(county, {_COUNTY_BLANKS_SQL}), {_DETAIL_VALUE_CHARS})
+            || '...", ' || county_bytes
+            || ' bytes of UTF-8, over the {c.MAX_COUNTY_BYTES} a DynamoDB key holds'
+        WHEN '{c.Reason.NUMBER_OUT_OF_RANGE}' THEN CASE WHEN {_unstorable("gen_value", "gen_kwh")}
+            THEN {_range_detail(c.GENERATED, "gen_text", "gen_kwh")}
+            ELSE {_range_detail(c.CONSUMED, "con_text", "con_kwh")} END
         WHEN '{c.Reason.UNKNOWN_UNIT}' THEN
             '{c.UNIT} is "' || left(unit_text, {_DETAIL_VALUE_CHARS})
             || '", not one of kWh, Wh, MWh'
         WHEN '{c.Reason.BAD_ANOMALY_SCORE}' THEN
-            '{c.ANOMALY_SCORE} is "' || left(score_text, {_DETAIL_VALUE_CHARS})
-            || '", not a number in [0, 1]'
+            '{c.ANOMALY_SCORE} is "' || left(score_text, {_DETAIL_VALUE_CHARS}) || CASE
+                WHEN {_SCORE_TINY} THEN '", non-zero but under {_sci(c.MIN_NONZERO_ABS)}'
+                ELSE '", not a number in [0, 1]' END
     END AS detail
 FROM judged
 """
