@@ -16,6 +16,8 @@ PWNED = "/tmp/pwned-energy-platform"
 INJECTION = f"__import__('os').system('touch {PWNED}')"
 HEADER = "site_id,timestamp,energy_generated_kwh,energy_consumed_kwh\n"
 BIG_LINE_BYTES = 50 * 2**20
+BIG_FIELD_BYTES = 17 * 2**20
+BLANK_TAIL_BYTES = 30 * 2**20
 
 
 @dataclass(frozen=True)
@@ -193,8 +195,156 @@ def cases() -> list[Case]:
             "raw/hostile/one-50mb-line.jsonl",
             big,
             0,
-            {"unparseable_record": 1},
+            {"record_too_long": 1},
             "a 50 MB record could never be served (DynamoDB items hold 400 KB)",
+        ),
+        *_careless_csv(),
+        *_bombs(),
+        *_unstorable_values(),
+    ]
+
+
+def _csv_row(site: str, county: str = "Kern", minute: int = 0) -> str:
+    return f"{site},{DAY}T12:{minute:02d}:00Z,1.5,0.5,{county}\n"
+
+
+CSV_HEADER = HEADER.rstrip("\n") + ",county\n"
+
+
+def _careless_csv() -> list[Case]:
+    swallowed = "".join(_csv_row("h-swallowed", minute=i % 60) for i in range(1_000))
+    return [
+        Case(
+            "raw/hostile/stray-quote.csv",
+            (
+                CSV_HEADER
+                + _csv_row("h-quote1")
+                + _csv_row("h-quote2", county='12" panel')
+                + _csv_row("h-quote3", county='a "quoted" word')
+                + _csv_row("h-quote4", county='"Kern, CA"')
+                + _csv_row("h-quote5")
+            ).encode(),
+            5,
+            {},
+            "a quote inside an unquoted field is text: no line is merged into another",
+        ),
+        Case(
+            "raw/hostile/unclosed-quote.csv",
+            (
+                CSV_HEADER
+                + _csv_row("h-open1")
+                + _csv_row("h-open2", county='"never closed')
+                + swallowed  # inside the open quoted value, up to the record cap
+                + "\n" * BLANK_TAIL_BYTES  # blank lines: linear time, not quadratic
+                + _csv_row("h-open3")
+            ).encode(),
+            2,
+            {"record_too_long": 1},
+            "an unclosed quote runs to the record cap; the lines after it are read",
+        ),
+        Case(
+            "raw/hostile/17mb-field.csv",
+            (
+                CSV_HEADER
+                + _csv_row("h-field1")
+                + _csv_row("h-field2", county="x" * BIG_FIELD_BYTES)
+                + _csv_row("h-field3")
+            ).encode(),
+            2,
+            {"record_too_long": 1},
+            "a 17 MB field is one record too long; its neighbours are read",
+        ),
+        Case(
+            "raw/hostile/lone-surrogate.jsonl",
+            _jsonl(_rec("h-sur1"))
+            + json.dumps(_rec("h-sur2", county="@")).replace("@", "\\udc00").encode()
+            + b"\n"
+            + _jsonl(_rec("h-sur3")),
+            2,
+            {"unparseable_record": 1},
+            "a lone surrogate escape rejects its line only",
+        ),
+        Case(
+            "raw/hostile/lone-surrogate.json",
+            (
+                "["
+                + json.dumps(_rec("h-surj1"))
+                + ","
+                + json.dumps(_rec("h-surj2", county="@")).replace("@", "\\udc00")
+                + ","
+                + json.dumps(_rec("h-surj3"))
+                + "]"
+            ).encode(),
+            2,
+            {"unparseable_record": 1},
+            "a lone surrogate escape in a JSON array rejects its element only",
+        ),
+    ]
+
+
+def _gzip_of(pattern: bytes, total: int) -> bytes:
+    """`pattern` repeated to `total` bytes, as gzip members of 1 MiB each (quick to make)."""
+    member = gzip.compress(pattern * max(1, (1 << 20) // len(pattern)), 9)
+    return member * (total >> 20)
+
+
+def _bombs() -> list[Case]:
+    line = json.dumps(_rec("h-bomb")).encode() + b"\n"
+    return [
+        Case(
+            "raw/hostile/zeros-bomb.jsonl.gz",
+            _gzip_of(b"\x00", 2 << 30),
+            0,
+            {"decompression_bomb": 1},
+            "2 MB of gzip that inflates to 2 GB of zeros: refused by ratio, in bounded memory",
+        ),
+        Case(
+            "raw/hostile/lines-bomb.jsonl.gz",
+            _gzip_of(line, 2 << 30),
+            0,
+            {"decompression_bomb": 1},
+            "a few valid lines repeated to 2 GB: refused by ratio as a whole file",
+        ),
+        Case(
+            "raw/hostile/nul-bytes.jsonl.gz",
+            _gzip_of(b"\x00", 64 << 20),
+            0,
+            {"decompression_bomb": 1},
+            "64 KB of gzip that inflates to 64 MB of NULs: no 64 MB quarantine object",
+        ),
+    ]
+
+
+def _unstorable_values() -> list[Case]:
+    return [
+        Case(
+            "raw/hostile/long-county.jsonl",
+            _jsonl(_rec("h-county1", county="x" * 3_000), _rec("h-county2")),
+            1,
+            {"county_too_long": 1},
+            "a 3,000-character county fits no DynamoDB key",
+        ),
+        Case(
+            "raw/hostile/overflow-after-conversion.jsonl",
+            _jsonl(
+                _rec("h-mwh1", unit="MWh", energy_generated_kwh=1e306),
+                _rec("h-mwh2", energy_generated_kwh=1e308, energy_consumed_kwh=-1e308),
+                _rec("h-mwh3", unit="MWh", energy_generated_kwh=0.5),
+            ),
+            1,
+            {"number_out_of_range": 2},
+            "finite as written, infinite after the MWh conversion or in net_kwh",
+        ),
+        Case(
+            "raw/hostile/offsets.jsonl",
+            _jsonl(
+                _rec("h-off1", timestamp=f"{DAY}T12:00:00+99:00"),
+                _rec("h-off2", timestamp=f"{DAY}T12:00:00-14:01"),
+                _rec("h-off3", timestamp=f"{DAY}T12:00:00+14:00"),
+            ),
+            1,
+            {"bad_timestamp": 2},
+            "UTC offsets beyond +-14:00 are not times",
         ),
     ]
 

@@ -1,17 +1,21 @@
 """The hostile corpus, landed in one platform and drained: every file gets a clear outcome
 (reason codes with a detail), nothing is lost (read = cleaned + quarantined, valid rows of mixed
-files reach silver), nothing is evaluated, no run fails, and later normal files still flow.
-The platform runs with distinctive fake credentials, which must appear in no event log or alert."""
+files reach silver), nothing is evaluated, no run fails, quarantine stays bounded, the report
+still builds over it, and later normal files still flow. The platform runs with distinctive
+fake credentials, which must appear in no event log or alert."""
 
 from __future__ import annotations
 
 import os
 from collections import Counter
+from pathlib import Path
 
 import pytest
-from dagster import instance_for_test
+from dagster import instance_for_test, materialize
 
 from energy_platform import contract as c
+from energy_platform.assets.report import energy_report
+from energy_platform.resources import LakeStorage
 from energy_platform.settings import Settings
 from energy_platform_tests.harness import drain
 from energy_platform_tests.lake_view import LakeView
@@ -23,14 +27,15 @@ from energy_platform_tests.test_reliability.support import (
     readings,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]
+QUARANTINED_RAW_LIMIT = 64 * 1024
 
 FAKE_KEY_ID = "AKIAHOSTILETESTKEY42"
 FAKE_SECRET = "hostile/Secret+Key/DoNotLog/0123456789abcdefXYZ"
 
 
 def test_hostile_corpus_every_file_accounted_for_and_pipeline_keeps_flowing(
-    platform_env: Settings, monkeypatch: pytest.MonkeyPatch
+    platform_env: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", FAKE_KEY_ID)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", FAKE_SECRET)
@@ -71,6 +76,9 @@ def test_hostile_corpus_every_file_accounted_for_and_pipeline_keeps_flowing(
         assert all(r[c.DETAIL] for r in rejects), case.key
         assert all(r[c.SOURCE_KEY] == case.key for r in rejects)
         assert (silver[c.SOURCE_KEY] == case.key).sum() == case.cleaned, case.why
+        for r in rejects:  # bounded: the head of the record, its full size and digest
+            assert len(r[c.RAW_RECORD].encode()) <= QUARANTINED_RAW_LIMIT, case.key
+            assert len(r["raw_sha256"]) == 64 and r["raw_bytes"] >= len(r[c.RAW_RECORD].encode())
 
     by_reason = Counter(r[c.REASON] for rs in quarantine.values() for r in rs)
     pre_2000 = [
@@ -93,6 +101,11 @@ def test_hostile_corpus_every_file_accounted_for_and_pipeline_keeps_flowing(
     assert {r["site_id"] for r in normal} <= set(silver[c.SITE_ID])
     assert len(lake.items("readings")) == len(silver)
     assert lake.keys("staging/") == []
+
+    # The report reads the whole quarantine, whatever it holds.
+    monkeypatch.chdir(tmp_path)
+    report = materialize([energy_report], resources={"lake": LakeStorage()}, raise_on_error=False)
+    assert report.success
 
     # No credential in any event of any run, nor in any alert.
     alerts = [str(a) for a in inbox.new()]

@@ -11,7 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from energy_platform import contract as c
+from energy_platform.transforms.batch import RawFile, process_file
 from energy_platform.transforms.parse import parse_object
+from energy_platform.transforms.pieces import ReadLimits
 from energy_platform.transforms.validate import validate_records
 
 from .helpers import NOW
@@ -106,3 +108,42 @@ def test_json_like_lines_never_raise(lines):
     body = "\n".join(lines).encode()
     parsed = parse_object("raw/a.jsonl", body)
     assert validate_records(parsed, "raw/a.jsonl", 1, NOW).records_read == parsed.records_read
+
+
+HEADER = "site_id,timestamp,energy_generated_kwh,energy_consumed_kwh\n"
+careless_cell = st.text(alphabet='ab 1.,"\n\u00e9', max_size=8)
+careless_csv = st.lists(st.lists(careless_cell, min_size=1, max_size=5), max_size=12).map(
+    lambda rows: HEADER + "\n".join(",".join(cells) for cells in rows)
+)
+
+
+def _streamed(key: str, body: bytes, piece_bytes: int, chunk: int):
+    f = RawFile(
+        key, "e", 1, chunks=lambda: (body[i : i + chunk] for i in range(0, len(body), chunk))
+    )
+    return process_file(f, NOW, ReadLimits(piece_bytes=piece_bytes))
+
+
+@settings(max_examples=80, deadline=None)
+@given(careless_csv, st.integers(16, 200), st.integers(1, 64))
+def test_quotes_anywhere_give_the_records_of_a_whole_file_tokenizer(text, piece_bytes, chunk):
+    """Quotes placed anywhere, the file cut into tiny pieces and chunks: the records read are
+    those Python's csv module finds in the whole file at once, and each ends clean or
+    quarantined."""
+    rows = list(csv.reader(io.StringIO(text, newline="")))[1:]
+    expected = sum(1 for row in rows if row)  # an empty row is a blank line, not a record
+    result, read = _streamed("raw/a.csv", text.encode(), piece_bytes, chunk)
+    assert read == expected
+    assert len(result.clean) + len(result.quarantined) == read
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.sampled_from(["a.json", "a.jsonl", "a.csv", "a.jsonl.gz", "a.csv.gz"]),
+    st.binary(max_size=400),
+    st.integers(16, 200),
+    st.integers(1, 64),
+)
+def test_arbitrary_bytes_streamed_in_pieces_are_all_accounted_for(key, body, piece_bytes, chunk):
+    result, read = _streamed(f"raw/{key}", body, piece_bytes, chunk)
+    assert len(result.clean) + len(result.quarantined) == read
