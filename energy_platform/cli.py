@@ -13,6 +13,8 @@ from energy_platform.settings import get_settings
 
 if TYPE_CHECKING:
     from energy_platform.api.auth import Exposure
+    from energy_platform.replay import ReplayItem, Unreplayable
+    from energy_platform.resources import EventQueues
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -163,29 +165,74 @@ def dev(port: int, fresh: bool) -> None:
     is_flag=True,
     help="Also re-queue every object under raw/ the ingested-files ledger does not hold.",
 )
-def replay(dry_run: bool, missing: bool) -> None:
+@click.option(
+    "--drop-unreplayable",
+    is_flag=True,
+    help="Remove dead letters that name no object to re-process (kept by default).",
+)
+def replay(dry_run: bool, missing: bool, drop_unreplayable: bool) -> None:
     """Re-process the files of failed runs (the dead_letters queue), and with --missing any
-    object under raw/ that was never processed. The running sensor picks them up."""
+    object under raw/ that was never processed. The running sensor picks them up.
+
+    A dead letter that names no object (a malformed message, say) is listed and kept, unless
+    --drop-unreplayable removes it.
+    """
     from energy_platform import replay as rp
     from energy_platform.resources import DynamoTables, EventQueues, LakeStorage
 
     queues = EventQueues()
-    items = rp.dead_lettered(queues)
+    letters = rp.dead_lettered(queues)
+    items = list(letters.items)
     if missing:
         seen = {i.key for i in items}
         items += [i for i in rp.missing(LakeStorage(), DynamoTables()) if i.key not in seen]
-    for item in items:
-        click.echo(f"  {item.key}  ({item.why})")
-    if not items:
+    _list_replay(items, letters.unreplayable)
+    if not items and not letters.unreplayable:
         click.echo(
             "Nothing to replay: the dead-letter queue is empty"
             + (" and raw/ is fully processed." if missing else ".")
         )
     elif dry_run:
-        rp.release(queues, items)
+        rp.release(queues, letters.messages)
         click.echo(f"{len(items)} objects would be re-processed (dry run: nothing changed).")
+        if letters.unreplayable:
+            click.echo(
+                f"{len(letters.unreplayable)} dead letters cannot be replayed: `replay` keeps "
+                "them, `replay --drop-unreplayable` removes them."
+            )
     else:
         click.echo(f"{rp.replay(queues, items)} objects queued for re-processing.")
+        _settle_unreplayable(queues, letters.unreplayable, drop_unreplayable)
+
+
+def _list_replay(items: list[ReplayItem], unreplayable: list[Unreplayable]) -> None:
+    """One line per object to re-process, then one per dead letter that names none."""
+    from energy_platform.replay import printable
+
+    for item in items:
+        click.echo(f"  {printable(item.key)}  ({printable(item.why)})")
+    for u in unreplayable:
+        click.echo(
+            f"  dead letter {printable(u.message.message_id)}: cannot be replayed: "
+            f"{printable(u.reason)}  (body: {printable(u.excerpt)})"
+        )
+
+
+def _settle_unreplayable(queues: EventQueues, unreplayable: list[Unreplayable], drop: bool) -> None:
+    """Remove the dead letters that cannot be replayed if asked, else make them visible again."""
+    from energy_platform import replay as rp
+
+    if not unreplayable:
+        return
+    messages = [u.message for u in unreplayable]
+    if drop:
+        click.echo(f"{rp.drop(queues, messages)} dead letters that cannot be replayed removed.")
+    else:
+        rp.release(queues, messages)
+        click.echo(
+            f"{len(messages)} dead letters cannot be replayed: kept on dead_letters "
+            "(--drop-unreplayable removes them)."
+        )
 
 
 @main.command()
