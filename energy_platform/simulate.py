@@ -95,12 +95,18 @@ ANOMALY_KINDS: Final = (
     AnomalyType.DEVICE_FLAGGED,
     AnomalyType.SPIKE,
 )
-INVALID_KINDS: Final = tuple(r for r in c.RECORD_REASONS if r != Reason.UNPARSEABLE_RECORD)
+INVALID_KINDS: Final = tuple(
+    r for r in c.RECORD_REASONS if r not in (Reason.UNPARSEABLE_RECORD, Reason.RECORD_TOO_LONG)
+)
 """One per record rule a simulated record can break (a record, so never unparseable)."""
 BAD_NUMBERS: Final = ("abc", "NaN", "Infinity", "12,5", "1.2.3", "--")
 BAD_TIMESTAMPS: Final = ("yesterday", "2024-13-45T25:61:00Z", "not a time", "31/12/2024 25:00")
 UNKNOWN_UNITS: Final = ("kW", "GJ", "BTU", "therm")
 BAD_SCORES: Final = (1.7, -0.2, 42.0)
+OUT_OF_RANGE_NUMBERS: Final = (1e13, -1e13, 1e-200)
+"""Finite, but out of range in kWh whatever the unit (Wh: 1e10 kWh; MWh: 1e-197 kWh)."""
+LONG_COUNTY: Final = "Kern " * 500
+"""2,500 bytes: over `contract.MAX_COUNTY_BYTES`."""
 
 
 @dataclass(frozen=True)
@@ -429,6 +435,14 @@ def _break_rules(
 
     idx = rows(Reason.BAD_ANOMALY_SCORE)
     records.loc[idx, c.ANOMALY_SCORE] = sample(BAD_SCORES, idx).astype(float)
+
+    idx = rows(Reason.COUNTY_TOO_LONG)
+    records.loc[idx, c.COUNTY] = LONG_COUNTY
+
+    idx = rows(Reason.NUMBER_OUT_OF_RANGE)
+    for f, name in enumerate((c.GENERATED, c.CONSUMED)):
+        sub = idx[(pick[idx] // 7) % 2 == f]
+        records.loc[sub, name] = sample(OUT_OF_RANGE_NUMBERS, sub).astype(float)
 
 
 def generate_batch(config: SimulationConfig, batch_number: int, when: datetime) -> pd.DataFrame:

@@ -106,8 +106,15 @@ def violation(record: dict[str, Any], now: datetime) -> str | None:
         return c.Reason.BAD_TIMESTAMP
     if ts > now + timedelta(hours=c.FUTURE_TOLERANCE_HOURS):
         return c.Reason.TIMESTAMP_IN_FUTURE
+    county = str(record.get(c.COUNTY) or "").strip(" \t\r\n")
+    if len(county.encode()) > c.MAX_COUNTY_BYTES:
+        return c.Reason.COUNTY_TOO_LONG
     if record.get(c.UNIT) not in (None, "", *c.UNIT_FACTORS):
         return c.Reason.UNKNOWN_UNIT
+    factor = c.UNIT_FACTORS[record.get(c.UNIT) or "kWh"]
+    for value in (as_number(record[c.GENERATED]), as_number(record[c.CONSUMED])):
+        if value != 0 and not c.MIN_NONZERO_ABS <= abs(value * factor) <= c.MAX_ABS_KWH:
+            return c.Reason.NUMBER_OUT_OF_RANGE
     score = record.get(c.ANOMALY_SCORE)
     if score not in (None, ""):
         number = as_number(score)
@@ -232,7 +239,8 @@ def test_invalid_rate_gives_that_share_of_records_each_breaking_its_rule() -> No
     expected = batch.invalid_reason.tolist()
     assert 0.08 < batch.invalid_reason.notna().mean() < 0.12
     assert set(batch.invalid_reason.dropna()) == set(c.RECORD_REASONS) - {
-        c.Reason.UNPARSEABLE_RECORD
+        c.Reason.UNPARSEABLE_RECORD,
+        c.Reason.RECORD_TOO_LONG,
     }
     for fmt in FORMATS:
         extension, body = encode_batch(batch.records, fmt)

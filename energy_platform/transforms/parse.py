@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from energy_platform import contract as c
+from energy_platform.schemas import RAW_BYTES, RAW_SHA256
 from energy_platform.transforms.duck import connection
 from energy_platform.transforms.pieces import (
     CorruptFile,
@@ -39,8 +40,6 @@ from energy_platform.transforms.pieces import (
 )
 
 BOM = b"\xef\xbb\xbf"
-RAW_BYTES = "raw_bytes"
-RAW_SHA256 = "raw_sha256"
 
 RECORDS_SCHEMA = pa.schema(
     [(c.SOURCE_LINE, pa.int64()), (c.RAW_RECORD, pa.string())]

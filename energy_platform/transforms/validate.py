@@ -33,9 +33,6 @@ FIRST_DAY_EPOCH_S = 946684800
 """2000-01-01T00:00:00Z, the first day partition (`partitions.FIRST_DAY`): an earlier reading
 has no partition to go to, so it is quarantined as bad_timestamp instead of waiting forever."""
 _DETAIL_VALUE_CHARS = 100
-MAX_RECORD_CHARS = 65_536
-"""A record longer than this (a 50 MB county, say) is quarantined as unparseable_record: its
-reading could never be served (a DynamoDB item holds at most 400 KB) and would fail its day."""
 
 _UNITS = ", ".join(f"'{unit}'" for unit in c.UNIT_FACTORS)
 _COUNTY_BLANKS = " \t\r\n"
@@ -66,14 +63,12 @@ def _range_detail(field: str, text: str, kwh: str) -> str:
 
 _SCORE_TINY = f"(score_value <> 0 AND abs(score_value) < {c.MIN_NONZERO_ABS!r})"
 
-# Typed values, then the first failing rule (`judged`) of each row of `records`. $now: epoch
-# seconds; $terminated: `ParsedFile.raw_terminated`.
+# Typed values, then the first failing rule (`judged`) of each row of `records` (records are
+# at most contract.MAX_RECORD_BYTES long: the reader quarantines longer ones). $now: epoch seconds.
 _JUDGED = f"""
 WITH base AS (
     SELECT
         site_id, "timestamp" AS ts_text, county, device_id,
-        CASE WHEN strlen("{c.RAW_RECORD}") > {MAX_RECORD_CHARS} THEN length(CASE WHEN $terminated
-            THEN rtrim("{c.RAW_RECORD}", E'\\n') ELSE "{c.RAW_RECORD}" END) END AS raw_chars,
         CASE WHEN strlen(county) > {c.MAX_COUNTY_BYTES}
             THEN strlen(trim(county, {_COUNTY_BLANKS_SQL})) END AS county_bytes,
         energy_generated_kwh AS gen_text, energy_consumed_kwh AS con_text,
@@ -109,7 +104,6 @@ WITH base AS (
 ), judged AS (
     SELECT *,
         CASE
-            WHEN raw_chars > {MAX_RECORD_CHARS} THEN '{c.Reason.UNPARSEABLE_RECORD}'
             WHEN site_id IS NULL OR ts_text IS NULL OR gen_text IS NULL OR con_text IS NULL
                 THEN '{c.Reason.MISSING_FIELD}'
             WHEN NOT regexp_full_match(site_id, '{c.SITE_ID_PATTERN[1:-1]}')
@@ -145,8 +139,6 @@ SELECT reason, ts_s AS ts, gen_kwh, con_kwh, score_value FROM judged
 _DETAIL_SQL = f"""{_JUDGED}
 SELECT
     CASE reason
-        WHEN '{c.Reason.UNPARSEABLE_RECORD}' THEN 'record of ' || raw_chars
-            || ' characters, over the limit of {MAX_RECORD_CHARS} for one reading'
         WHEN '{c.Reason.MISSING_FIELD}' THEN concat_ws(', ',
             CASE WHEN site_id IS NULL THEN '{c.SITE_ID}' END,
             CASE WHEN ts_text IS NULL THEN '{c.TIMESTAMP}' END,
@@ -231,7 +223,7 @@ def validate_records(
         return ValidationResult(empty_clean(), _quarantine_frame(table))
 
     records = parsed.records
-    params = {"now": float(pd.Timestamp(now).timestamp()), "terminated": parsed.raw_terminated}
+    params = {"now": float(pd.Timestamp(now).timestamp())}
     with connection() as con:
         con.register("records", records)
         judged = con.sql(_JUDGE_SQL, params=params).to_arrow_table()
