@@ -29,6 +29,7 @@ from energy_platform.schemas import RAW_BYTES, RAW_SHA256
 from energy_platform.transforms.duck import connection
 from energy_platform.transforms.pieces import (
     CorruptFile,
+    CsvRecords,
     LimitExceeded,
     Lines,
     LongLine,
@@ -682,31 +683,52 @@ def _parse_csv_piece(
     buf = np.frombuffer(body, dtype=np.uint8)
     line_no = found.lines + first_line
     texts, terminated = _text_array(body, buf, found.starts, found.ends)
-    bad = found.cells != len(header)
-    bad[list(found.problems)] = True
-    bad_idx = np.flatnonzero(bad)
+    fields = None
+    if not found.problems:  # the usual piece: pyarrow finds no row of the wrong width
+        data = _records_bytes(body, found.starts, np.empty(0, np.int64), found.carry_from)
+        fields = _csv_cells(data, body, header, found.starts, found.ends, found.multiline, True)
     rejects = _Rejects()
-    if len(bad_idx):
-        exact = _exact(texts.take(pa.array(bad_idx)), terminated).to_pylist()
-        for i, raw in zip(bad_idx.tolist(), exact, strict=True):
-            reason, detail = found.problems.get(
-                i,
-                (
-                    c.Reason.UNPARSEABLE_RECORD,
-                    f"{int(found.cells[i])} columns, the header has {len(header)}",
-                ),
-            )
-            size, digest = found.sizes.get(i, (None, None))
-            rejects.add(int(line_no[i]), raw, detail, reason, size, digest)
-    good = np.flatnonzero(~bad)
-    data = _records_bytes(body, found.starts, bad_idx, found.carry_from)
-    fields = _csv_cells(data, body, header, found.starts[good], found.ends[good], found.multiline)
+    good = np.arange(n)
+    if fields is None:
+        cells = found.cells(buf)
+        bad = cells != len(header)
+        bad[list(found.problems)] = True
+        bad_idx = np.flatnonzero(bad)
+        _csv_rejects(rejects, found, bad_idx, cells, texts, terminated, line_no, len(header))
+        good = np.flatnonzero(~bad)
+        data = _records_bytes(body, found.starts, bad_idx, found.carry_from)
+        fields = _csv_cells(
+            data, body, header, found.starts[good], found.ends[good], found.multiline, False
+        )
+    assert fields is not None
     good_texts = texts if len(good) == n else texts.take(pa.array(good))
     records = _records(pa.array(line_no[good]), good_texts, fields)
     parsed = ParsedFile(
         records=records, rejects=rejects.table(), raw_terminated=terminated, records_read=n
     )
     return parsed, found.carry_from
+
+
+def _csv_rejects(
+    rejects: _Rejects,
+    found: CsvRecords,
+    bad_idx: np.ndarray,
+    cells: np.ndarray,
+    texts: pa.Array,
+    terminated: bool,
+    line_no: np.ndarray,
+    width: int,
+) -> None:
+    """The records the tokenizer refused, or with another number of cells than the header."""
+    if not len(bad_idx):
+        return
+    exact = _exact(texts.take(pa.array(bad_idx)), terminated).to_pylist()
+    for i, raw in zip(bad_idx.tolist(), exact, strict=True):
+        reason, detail = found.problems.get(
+            i, (c.Reason.UNPARSEABLE_RECORD, f"{int(cells[i])} columns, the header has {width}")
+        )
+        size, digest = found.sizes.get(i, (None, None))
+        rejects.add(int(line_no[i]), raw, detail, reason, size, digest)
 
 
 def _records_bytes(
@@ -732,30 +754,28 @@ def _csv_cells(
     starts: np.ndarray,
     ends: np.ndarray,
     multiline: bool,
-) -> dict[str, pa.Array | pa.ChunkedArray]:
+    first_try: bool,
+) -> dict[str, pa.Array | pa.ChunkedArray] | None:
     """The contract columns of the records in `data` (spans `starts`/`ends` of `body`), read
-    with pyarrow.csv; Python's csv module, record by record, where pyarrow reads otherwise."""
+    with pyarrow.csv. On the `first_try`, None as soon as a row has another number of cells
+    than the header (the caller then counts cells and leaves those rows out); otherwise
+    Python's csv module, record by record, where pyarrow reads otherwise."""
     wanted = [name for name in c.INPUT_FIELDS if name in header]
     n = len(starts)
     if n == 0 or not wanted:
         return {}
     names = [f"c{i}" for i in range(len(header))]
     positions = {name: header.index(name) for name in wanted}
+    if first_try:
+        try:
+            table = _pyarrow_csv(data, names, [names[positions[n]] for n in wanted], multiline)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+        if table.num_rows != n:
+            return None
+        return {name: table.column(names[positions[name]]) for name in wanted}
     try:
-        table = pacsv.read_csv(
-            pa.BufferReader(data),
-            # blocks of 8 MiB: both cores busy from a piece of 16 MiB on
-            read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 23),
-            parse_options=pacsv.ParseOptions(newlines_in_values=multiline),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in names},
-                include_columns=[names[positions[name]] for name in wanted],
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=True,
-                null_values=[""],
-                check_utf8=False,  # the piece was checked once (_check_utf8)
-            ),
-        )
+        table = _pyarrow_csv(data, names, [names[positions[n]] for n in wanted], multiline)
         if table.num_rows == n:
             return {name: table.column(names[positions[name]]) for name in wanted}
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -767,3 +787,24 @@ def _csv_cells(
             cell = row[positions[name]] if positions[name] < len(row) else ""
             values[name].append(cell if cell != "" else None)
     return {name: pa.array(v, pa.string()) for name, v in values.items()}
+
+
+def _pyarrow_csv(
+    data: pa.Buffer, names: list[str], include: list[str], multiline: bool
+) -> pa.Table:
+    """The `include` columns of headerless CSV `data` as text (raises on a row of another
+    width than `names`)."""
+    return pacsv.read_csv(
+        pa.BufferReader(data),
+        # blocks of 8 MiB: both cores busy from a piece of 16 MiB on
+        read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 23),
+        parse_options=pacsv.ParseOptions(newlines_in_values=multiline),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in names},
+            include_columns=include,
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+            null_values=[""],
+            check_utf8=False,  # the piece was checked once (_check_utf8)
+        ),
+    )

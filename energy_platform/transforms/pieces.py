@@ -16,6 +16,7 @@ import hashlib
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -234,17 +235,15 @@ class _LineSplitter:
             block = block[nl + 1 :]
         while block:
             room = self.limits.piece_lines - self.lines
-            ends = _newlines(block, room)
-            if len(ends) == room:  # the piece is full of lines inside this block
-                head, block = block[: ends[-1] + 1], block[ends[-1] + 1 :]
+            count, full_at = _count_lines(block, room)
+            if full_at is not None:  # the piece is full of lines inside this block
+                head, block = block[: full_at + 1], block[full_at + 1 :]
                 self._hold(head, room, 0)
                 yield from self._flush(False)
                 continue
-            last = int(ends[-1]) if len(ends) else -1
+            last = block.rfind(b"\n")
             self._hold(
-                block,
-                len(ends),
-                self.open_bytes + len(block) if last < 0 else len(block) - last - 1,
+                block, count, self.open_bytes + len(block) if last < 0 else len(block) - last - 1
             )
             block = b""
             if self.open_bytes > self.limits.max_record_bytes:
@@ -274,18 +273,17 @@ class _LineSplitter:
             yield from self._flush(True)
 
 
-def _newlines(block: bytes, limit: int) -> np.ndarray:
-    """Positions of the first `limit` newlines of `block` (all of them when fewer)."""
+def _count_lines(block: bytes, limit: int) -> tuple[int, int | None]:
+    """(newlines in `block`, counted up to `limit`; where the `limit`-th one is, if reached)."""
     buf = np.frombuffer(block, dtype=np.uint8)
-    found: list[np.ndarray] = []
     count = 0
     for i in range(0, len(buf), _SCAN_CHUNK):
-        at = np.flatnonzero(buf[i : i + _SCAN_CHUNK] == 10) + i
-        found.append(at[: limit - count])
-        count += len(found[-1])
-        if count >= limit:
-            break
-    return np.concatenate(found) if found else np.empty(0, dtype=np.int64)
+        is_newline = buf[i : i + _SCAN_CHUNK] == 10
+        here = int(np.count_nonzero(is_newline))
+        if count + here >= limit:
+            return limit, i + int(np.flatnonzero(is_newline)[limit - count - 1])
+        count += here
+    return count, None
 
 
 def _positions(buf: np.ndarray, byte: int, start: int) -> np.ndarray:
@@ -322,8 +320,8 @@ class CsvRecords:
     """[start, end) of each record's text (its last line's terminator excluded)."""
     lines: np.ndarray
     """0-based index in the piece of the physical line where each record starts."""
-    cells: np.ndarray
-    """Cells per record (commas outside quotes + 1)."""
+    token_cells: dict[int, int]
+    """Record index -> cells, for the records Python's tokenizer read."""
     problems: dict[int, tuple[str, str]]
     """Record index -> (reason, detail) of records the tokenizer refused."""
     multiline: bool
@@ -332,6 +330,16 @@ class CsvRecords:
     """Byte offset of a record still open at the piece's end (it continues in the next)."""
     sizes: dict[int, tuple[int, str]] = field(default_factory=dict)
     """Record index -> (bytes, sha256) for records cut at the record cap."""
+
+    def cells(self, buf: np.ndarray) -> np.ndarray:
+        """Cells per record: commas + 1, or what the tokenizer read (counted when asked: a
+        piece whose records all have the header's cells never needs it)."""
+        if not len(self.starts):
+            return np.empty(0, dtype=np.int64)
+        cells = _commas_per_line(buf, self.starts, self.ends, int(self.starts[0])) + 1
+        for i, n in self.token_cells.items():
+            cells[i] = n
+        return cells
 
 
 def csv_records(body: bytes, start: int, max_record_bytes: int, at_end: bool) -> CsvRecords:
@@ -350,7 +358,7 @@ def csv_records(body: bytes, start: int, max_record_bytes: int, at_end: bool) ->
     special = _lines_holding_quote(body, buf, starts, start) | _lines_holding_bare_cr(
         body, buf, starts, start
     )
-    cells = _commas_per_line(buf, starts, ends, start) + 1
+    token_cells: dict[int, int] = {}
     keep = ends > starts  # blank lines are not records
     record_ends = ends.copy()
     problems: dict[int, tuple[str, str]] = {}
@@ -383,25 +391,27 @@ def csv_records(body: bytes, start: int, max_record_bytes: int, at_end: bool) ->
         elif token.error is not None:
             problems[first] = (c.Reason.UNPARSEABLE_RECORD, f"not a CSV record ({token.error})")
         else:
-            cells[first] = token.cells
+            token_cells[first] = token.cells
     index = np.flatnonzero(keep)
-    renumber = {int(np.searchsorted(index, i)): v for i, v in problems.items()}
-    resize = {int(np.searchsorted(index, i)): v for i, v in sizes.items()}
+
+    def renumbered(by_line: dict[int, Any]) -> dict[int, Any]:
+        return {int(np.searchsorted(index, i)): v for i, v in by_line.items()}
+
     return CsvRecords(
         starts[index],
         record_ends[index],
         index,
-        cells[index],
-        renumber,
+        renumbered(token_cells),
+        renumbered(problems),
         multiline,
         carry_from,
-        resize,
+        renumbered(sizes),
     )
 
 
 def _no_records() -> CsvRecords:
     empty = np.empty(0, dtype=np.int64)
-    return CsvRecords(empty, empty, empty, empty, {}, False, None)
+    return CsvRecords(empty, empty, empty, {}, {}, False, None)
 
 
 def _lines_holding_quote(body: bytes, buf: np.ndarray, starts: np.ndarray, start: int) -> set[int]:
@@ -426,7 +436,9 @@ def _lines_holding_bare_cr(
 def _commas_per_line(
     buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, start: int
 ) -> np.ndarray:
-    """Commas in each line, from a running count read at line bounds (chunked, reused buffers)."""
+    """Commas up to each end since the previous one (from `start` for the first): the commas of
+    each span when only line ends lie between spans. A running count read at the ends, chunked
+    with reused buffers."""
     size = min(_SCAN_CHUNK, len(buf) - start)
     is_comma = np.empty(size, dtype=bool)
     running = np.empty(size, dtype=np.int64)

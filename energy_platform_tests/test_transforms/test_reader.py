@@ -29,10 +29,11 @@ def _assert_same_as_whole(key: str, body: bytes, piece_bytes: int = 600, chunk: 
     parsed = parse_object(key, body)
     whole = validate_records(parsed, key, 5, NOW)
     f = RawFile(key, "e", 5, chunks=lambda: iter(_chunks(body, chunk)))
-    streamed, read = process_file(f, NOW, ReadLimits(piece_bytes=piece_bytes))
-    assert read == parsed.records_read
-    pd.testing.assert_frame_equal(streamed.clean, whole.clean)
-    pd.testing.assert_frame_equal(streamed.quarantined, whole.quarantined)
+    for limits in (ReadLimits(piece_bytes=piece_bytes), ReadLimits(piece_lines=3)):
+        streamed, read = process_file(f, NOW, limits)
+        assert read == parsed.records_read
+        pd.testing.assert_frame_equal(streamed.clean, whole.clean)
+        pd.testing.assert_frame_equal(streamed.quarantined, whole.quarantined)
 
 
 def _lines(n: int) -> list[str]:
