@@ -2,7 +2,7 @@
 
 The parent writes a file of `megabytes` (the simulator's records, repeated), then a child
 process streams it in 1 MiB reads through `batch.process_file` (pieces of whole lines,
-`chunks.PIECE_BYTES`) and reports its peak resident set size (VmHWM) and the records it read.
+`pieces.ReadLimits`) and reports its peak resident set size (VmHWM) and the records it read.
 A child keeps the parent's own memory out of the figure.
 """
 

@@ -22,8 +22,10 @@ import struct
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
+
+from energy_platform_tests.background_server import BackgroundServer
 
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade"}
 
@@ -191,26 +193,10 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
 
 
-class FaultProxy(ThreadingHTTPServer):
+class FaultProxy(BackgroundServer):
     """`with FaultProxy(target, plan) as proxy:` serves on proxy.endpoint until the block ends."""
 
-    daemon_threads = True
-
     def __init__(self, target: str, plan: FaultPlan):
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.target = urlsplit(target)
         self.plan = plan
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def __enter__(self) -> FaultProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.shutdown()
-        self.server_close()
-        self._thread.join(timeout=5)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import http.client
 import json
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
+
+from energy_platform_tests.background_server import BackgroundServer
 
 QUERY_TARGET = "DynamoDB_20120810.Query"
 PASSED_HEADERS = ("content-type", "x-amzn-requestid")
@@ -51,29 +52,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
-class StoreProxy(ThreadingHTTPServer):
+class StoreProxy(BackgroundServer):
     """`with StoreProxy(emulator, rewrite) as proxy:` serves on proxy.endpoint in the block."""
 
-    daemon_threads = True
-
     def __init__(self, upstream: str, rewrite: Rewrite):
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.upstream = urlsplit(upstream)
         self.rewrite = rewrite
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def __enter__(self) -> StoreProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.shutdown()
-        self.server_close()
-        self._thread.join(timeout=5)
 
 
 def poison_queries(numbers: dict[int, tuple[str, str]]) -> Rewrite:

@@ -4,10 +4,7 @@ is never in the source (ENERGY_API_TOKEN_SECRET, or random per start and shared 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,11 +24,10 @@ from energy_platform.api.auth import (
 )
 from energy_platform.api.pagination import TOKEN_SECRET_ENV, ensure_token_secret
 from energy_platform.cli import main
-from energy_platform.emulator import free_port
 from energy_platform.settings import Settings
+from energy_platform_tests.test_api.cli_server import running_api
 from energy_platform_tests.test_api.paging import walk
 from energy_platform_tests.test_api.seeding import SeededTables
-from energy_platform_tests.test_api.test_http import _wait_until_serving
 
 READINGS = "/v1/sites/site-001/readings"
 DAY = {"start": "2024-06-01T00:00:00Z", "end": "2024-06-01T23:59:59Z"}
@@ -172,29 +168,9 @@ def two_workers(
     api_settings: Settings, seeded: SeededTables, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """`energy-platform api --workers 2` without ENERGY_API_TOKEN_SECRET; its base URL."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("api2") / "api.log"
     env = {k: v for k, v in os.environ.items() if k not in (API_KEY_ENV, TOKEN_SECRET_ENV)}
-    command = [sys.executable, "-m", "energy_platform.cli", "api", "--port", str(port)]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [*command, "--workers", "2"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=tmp_path_factory.mktemp("cwd2"),
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_serving(base, proc, Path(log))
+    with running_api(tmp_path_factory.mktemp("api2"), env, "--workers", "2") as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 class _NewConnectionEachTime:

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 import pytest
 
-from energy_platform.emulator import free_port
 from energy_platform.settings import Settings
+from energy_platform_tests.test_api.cli_server import running_api
 from energy_platform_tests.test_api.paging import walk
 from energy_platform_tests.test_api.seeding import SeededTables
 
@@ -24,40 +20,8 @@ def live_api(
     api_settings: Settings, seeded: SeededTables, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """The base URL of `energy-platform api` started as a user would (the CLI, one worker)."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("api") / "api.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "energy_platform.cli", "api", "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=dict(os.environ),
-            cwd=tmp_path_factory.mktemp("cwd"),
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_serving(base, proc, log)
+    with running_api(tmp_path_factory.mktemp("api"), dict(os.environ)) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _wait_until_serving(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"`energy-platform api` exited: {log.read_text()}")
-        try:
-            httpx.get(f"{base}/health", timeout=2)
-            return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise RuntimeError(f"`energy-platform api` did not answer within 60 s: {log.read_text()}")
 
 
 def test_health_over_http(live_api: str) -> None:
