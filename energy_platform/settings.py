@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from energy_platform.transforms.pieces import ReadLimits
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_BUCKET = "energy-platform"
@@ -23,10 +25,8 @@ class Settings:
     """Upper bound of a plausible single reading (kWh) before it is flagged `out_of_range`."""
     freshness_minutes: float
     """How long an object may sit in `raw/` unprocessed before the freshness check fails."""
-    max_file_bytes: int = 4 << 30
-    """Decompressed bytes of one raw file before it is quarantined as `file_too_large`."""
-    max_inflate_ratio: float = 200.0
-    """How many times its size a gzip may inflate before it is a `decompression_bomb`."""
+    read_limits: ReadLimits = field(default_factory=ReadLimits)
+    """What one raw file may cost (`ENERGY_MAX_FILE_BYTES`, `ENERGY_MAX_INFLATE_RATIO`)."""
 
     @classmethod
     def from_env(cls, env: os._Environ[str] | dict[str, str] | None = None) -> Settings:
@@ -38,8 +38,12 @@ class Settings:
             endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
             out_of_range_kwh=float(env.get("ENERGY_OUT_OF_RANGE_KWH") or 1000.0),
             freshness_minutes=float(env.get("ENERGY_FRESHNESS_MINUTES") or 15.0),
-            max_file_bytes=int(env.get("ENERGY_MAX_FILE_BYTES") or 4 << 30),
-            max_inflate_ratio=float(env.get("ENERGY_MAX_INFLATE_RATIO") or 200.0),
+            read_limits=ReadLimits(
+                max_file_bytes=int(env.get("ENERGY_MAX_FILE_BYTES") or ReadLimits.max_file_bytes),
+                max_inflate_ratio=float(
+                    env.get("ENERGY_MAX_INFLATE_RATIO") or ReadLimits.max_inflate_ratio
+                ),
+            ),
         )
 
 

@@ -35,7 +35,6 @@ from energy_platform.transforms.batch import (
     reading_dates,
 )
 from energy_platform.transforms.frames import to_table
-from energy_platform.transforms.pieces import ReadLimits
 from energy_platform.transforms.quarantine import quarantine_jsonl
 
 AWS_RETRY = RetryPolicy(max_retries=3, delay=2, backoff=Backoff.EXPONENTIAL)
@@ -97,13 +96,6 @@ def _body_chunks(lake: LakeStorage, info: ObjectInfo) -> Iterator[bytes]:
         yield from resp["Body"].iter_chunks(READ_CHUNK_BYTES)
     except (BotoCoreError, ClientError) as err:
         raise SourceUnavailable(f"{info.key}: {err}") from err
-
-
-def _read_limits() -> ReadLimits:
-    settings = get_settings()
-    return ReadLimits(
-        max_file_bytes=settings.max_file_bytes, max_inflate_ratio=settings.max_inflate_ratio
-    )
 
 
 def _fetch_all(
@@ -218,7 +210,7 @@ def ingest_raw_files(
             check_name="accounting_per_file", asset_key="staged_readings", passed=True
         )
         return
-    result = process_batch(files, now, _read_limits())
+    result = process_batch(files, now, get_settings().read_limits)
 
     staged_keys, written = [], pd.Series(0, index=result.files[c.SOURCE_KEY])
     dates = reading_dates(result.clean)

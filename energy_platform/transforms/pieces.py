@@ -34,8 +34,10 @@ _RATIO_FLOOR = 16 << 20
 class ReadLimits:
     """What one raw file may cost; past a cap the file or record is quarantined."""
 
-    max_file_bytes: int = 4 << 30
-    """Decompressed bytes of one file (`file_too_large` past it)."""
+    max_file_bytes: int = 1 << 30
+    """Decompressed bytes of one file (`file_too_large` past it). A batch's clean and
+    quarantined rows are held until written, so this also bounds an ingest run's memory
+    (the memory benchmark: 1 GB of JSON lines peaks at about 1.3 GB)."""
     max_inflate_ratio: float = 200.0
     """Decompressed / compressed bytes of a gzip file (`decompression_bomb` past it)."""
     max_record_bytes: int = c.MAX_RECORD_BYTES
