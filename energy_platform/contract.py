@@ -76,6 +76,9 @@ SITE_ID_PATTERN: Final = r"^[A-Za-z0-9_.:-]{1,64}$"
 UNKNOWN_COUNTY: Final = "unknown"
 UNIT_FACTORS: Final[dict[str, float]] = {"kWh": 1.0, "Wh": 0.001, "MWh": 1000.0}
 FUTURE_TOLERANCE_HOURS: Final = 24
+DEFAULT_FIRST_DAY: Final = "2024-01-01"
+"""The first daily partition unless `ENERGY_FIRST_DAY` says otherwise: a reading before it is
+`bad_timestamp` (no partition could hold it)."""
 EPOCH_MS_THRESHOLD: Final = 1e11
 """An epoch number above this is in milliseconds, below it in seconds."""
 MAX_UTC_OFFSET_HOURS: Final = 14

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from energy_platform import contract as c
 from energy_platform.transforms.pieces import ReadLimits
 
 DEFAULT_REGION = "us-east-1"
@@ -25,6 +26,8 @@ class Settings:
     """Upper bound of a plausible single reading (kWh) before it is flagged `out_of_range`."""
     freshness_minutes: float
     """How long an object may sit in `raw/` unprocessed before the freshness check fails."""
+    first_day: str = c.DEFAULT_FIRST_DAY
+    """The first daily partition (`ENERGY_FIRST_DAY`, YYYY-MM-DD)."""
     read_limits: ReadLimits = field(default_factory=ReadLimits)
     """What one raw file may cost (`ENERGY_MAX_FILE_BYTES`, `ENERGY_MAX_INFLATE_RATIO`)."""
 
@@ -38,6 +41,7 @@ class Settings:
             endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
             out_of_range_kwh=float(env.get("ENERGY_OUT_OF_RANGE_KWH") or 1000.0),
             freshness_minutes=float(env.get("ENERGY_FRESHNESS_MINUTES") or 15.0),
+            first_day=env.get("ENERGY_FIRST_DAY") or c.DEFAULT_FIRST_DAY,
             read_limits=ReadLimits(
                 max_file_bytes=int(env.get("ENERGY_MAX_FILE_BYTES") or ReadLimits.max_file_bytes),
                 max_inflate_ratio=float(

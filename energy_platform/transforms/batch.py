@@ -68,12 +68,15 @@ def batch_id(identities: Iterable[str]) -> str:
 
 
 def process_batch(
-    files: list[RawFile], now: pd.Timestamp, limits: ReadLimits | None = None
+    files: list[RawFile],
+    now: pd.Timestamp,
+    limits: ReadLimits | None = None,
+    first_day: str = c.DEFAULT_FIRST_DAY,
 ) -> BatchResult:
     """Parse and validate each file; every record read is either clean or quarantined."""
     cleans, quarantines, accounting = [], [], []
     for f in files:
-        result, records_read = process_file(f, now, limits)
+        result, records_read = process_file(f, now, limits, first_day)
         cleans.append(result.clean)
         quarantines.append(result.quarantined)
         reasons = result.quarantined[c.REASON].value_counts().sort_index().to_dict()
@@ -96,7 +99,10 @@ def process_batch(
 
 
 def process_file(
-    f: RawFile, now: pd.Timestamp, limits: ReadLimits | None = None
+    f: RawFile,
+    now: pd.Timestamp,
+    limits: ReadLimits | None = None,
+    first_day: str = c.DEFAULT_FIRST_DAY,
 ) -> tuple[ValidationResult, int]:
     """(clean and quarantined records, records read) of one file, parsed and validated piece
     by piece (`parse.read_object`): memory is bounded by a piece, not the file. A whole-file
@@ -105,7 +111,7 @@ def process_file(
     cleans, quarantines, records_read = [], [], 0
     try:
         for parsed in read_object(f.key, f.stream(), limits):
-            result = validate_records(parsed, f.key, f.arrival_ms, now)
+            result = validate_records(parsed, f.key, f.arrival_ms, now, first_day)
             if parsed.file_error is not None:
                 return result, parsed.records_read
             cleans.append(result.clean)

@@ -29,9 +29,6 @@ from energy_platform.transforms.quarantine import quarantine_rows, reject_rows
 
 _MIN_EPOCH_S = -62135596800  # 0001-01-01T00:00:00Z
 _MAX_EPOCH_S = 253402300799  # 9999-12-31T23:59:59Z
-FIRST_DAY_EPOCH_S = 946684800
-"""2000-01-01T00:00:00Z, the first day partition (`partitions.FIRST_DAY`): an earlier reading
-has no partition to go to, so it is quarantined as bad_timestamp instead of waiting forever."""
 _DETAIL_VALUE_CHARS = 100
 
 _UNITS = ", ".join(f"'{unit}'" for unit in c.UNIT_FACTORS)
@@ -108,7 +105,7 @@ WITH base AS (
                 THEN '{c.Reason.MISSING_FIELD}'
             WHEN NOT regexp_full_match(site_id, '{c.SITE_ID_PATTERN[1:-1]}')
                 THEN '{c.Reason.BAD_SITE_ID}'
-            WHEN ts_s IS NULL OR ts_s < {FIRST_DAY_EPOCH_S} OR abs(offset_us) > {_MAX_OFFSET_US}
+            WHEN ts_s IS NULL OR ts_s < $first_day OR abs(offset_us) > {_MAX_OFFSET_US}
                 THEN '{c.Reason.BAD_TIMESTAMP}'
             WHEN ts_s > $now + {c.FUTURE_TOLERANCE_HOURS * 3600}
                 THEN '{c.Reason.TIMESTAMP_IN_FUTURE}'
@@ -152,7 +149,8 @@ SELECT
                 WHEN ts_s IS NULL THEN '", not ISO-8601 or epoch seconds/milliseconds'
                 WHEN abs(offset_us) > {_MAX_OFFSET_US}
                     THEN '", a UTC offset beyond ±{c.MAX_UTC_OFFSET_HOURS:02d}:00'
-                ELSE '", before 2000-01-01, the first day partition' END
+                ELSE '", before ' || strftime(to_timestamp($first_day), '%Y-%m-%d')
+                    || ', the first day partition' END
         WHEN '{c.Reason.TIMESTAMP_IN_FUTURE}' THEN
             '{c.TIMESTAMP} is "' || left(ts_text, {_DETAIL_VALUE_CHARS})
             || '", more than {c.FUTURE_TOLERANCE_HOURS} h after processing time '
@@ -209,9 +207,14 @@ def _quarantine_frame(table: pa.Table) -> pd.DataFrame:
 
 
 def validate_records(
-    parsed: ParsedFile, source_key: str, arrival_ms: int, now: pd.Timestamp
+    parsed: ParsedFile,
+    source_key: str,
+    arrival_ms: int,
+    now: pd.Timestamp,
+    first_day: str = c.DEFAULT_FIRST_DAY,
 ) -> ValidationResult:
-    """Apply the contract's record rules; every record read ends up clean or quarantined."""
+    """Apply the contract's record rules; every record read ends up clean or quarantined.
+    `first_day` (YYYY-MM-DD) is the first daily partition: earlier readings are bad_timestamp."""
     if parsed.file_error is not None:
         table = quarantine_rows(
             source_key,
@@ -223,7 +226,10 @@ def validate_records(
         return ValidationResult(empty_clean(), _quarantine_frame(table))
 
     records = parsed.records
-    params = {"now": float(pd.Timestamp(now).timestamp())}
+    params = {
+        "now": float(pd.Timestamp(now).timestamp()),
+        "first_day": int(pd.Timestamp(first_day, tz="UTC").timestamp()),
+    }
     with connection() as con:
         con.register("records", records)
         judged = con.sql(_JUDGE_SQL, params=params).to_arrow_table()
