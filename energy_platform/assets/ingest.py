@@ -210,7 +210,8 @@ def ingest_raw_files(
             check_name="accounting_per_file", asset_key="staged_readings", passed=True
         )
         return
-    result = process_batch(files, now, get_settings().read_limits)
+    settings = get_settings()
+    result = process_batch(files, now, settings.read_limits, settings.first_day)
 
     staged_keys, written = [], pd.Series(0, index=result.files[c.SOURCE_KEY])
     dates = reading_dates(result.clean)
