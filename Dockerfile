@@ -11,11 +11,16 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /opt/dagster/app
 
-# Dependencies first, pinned by constraints.txt, so code changes reuse this layer.
-# dagster-postgres is the production instance's storage (deploy/dagster.yaml).
-COPY pyproject.toml constraints.txt README.md ./
+# Dependencies first, exactly as requirements-prod.lock pins them (runtime + the deploy extra:
+# dagster-aws's EcsRunLauncher, dagster-postgres's storage; no moto, no test tools), every file
+# checked against its hash; this layer is reused until the lock changes.
+COPY requirements-prod.lock ./
+RUN pip install --require-hashes -r requirements-prod.lock
+
+# Then the project alone: --no-deps, so nothing outside the lock gets in.
+COPY pyproject.toml README.md ./
 COPY energy_platform ./energy_platform
-RUN pip install -c constraints.txt . dagster-postgres
+RUN pip install --no-deps .
 
 COPY deploy/dagster.yaml ${DAGSTER_HOME}/dagster.yaml
 

@@ -4,15 +4,31 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install dev test test-deps lint format bench clean
+.PHONY: install dev test test-deps lint format bench lock clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
+# Exact versions with hashes from requirements.lock (every extra: dev, test, deploy), then the
+# project itself without dependencies, so nothing outside the lock gets installed. The filter
+# hides only setuptools' notice that an editable install is one (pip shows it as a warning).
+$(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	PYTHONWARNINGS='ignore:Editable installation:UserWarning' \
+		$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
+
+# Rewrites both lock files from pyproject.toml, keeping every pin that still fits (uv comes
+# from the dev extra). Move versions on with `make lock LOCK_ARGS=--upgrade` (everything) or
+# `make lock LOCK_ARGS="--upgrade-package pandas"`. requirements-prod.lock (runtime + deploy,
+# for the image) takes its versions from requirements.lock.
+LOCK_ARGS ?=
+UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes --universal \
+	--python-version 3.11 --custom-compile-command "make lock"
+lock: $(STAMP)
+	$(UV_COMPILE) $(LOCK_ARGS) --extra dev --extra test --extra deploy -o requirements.lock
+	$(UV_COMPILE) --extra deploy -c requirements.lock -o requirements-prod.lock
 
 dev: install
 	$(BIN)/energy-platform dev

@@ -153,6 +153,14 @@ def dev(port: int, fresh: bool) -> None:
     Dagster's history lives in .dagster_home/: both survive a restart together, or (--fresh, or
     when either is missing) both start empty.
     """
+    import importlib.util
+
+    # moto (the emulator) is local tooling, in the dev extra only: the production image lacks it.
+    if importlib.util.find_spec("moto") is None:
+        raise click.ClickException(
+            "`energy-platform dev` needs moto's server, which is not installed: "
+            "install the dev extra: pip install -e '.[dev]' (or run `make dev`)"
+        )
     from energy_platform.devserver import run_dev
 
     sys.exit(run_dev(Path.cwd(), ui_port=port, fresh=fresh, echo=click.echo))

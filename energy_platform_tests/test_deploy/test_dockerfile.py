@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,13 +27,69 @@ def _instructions() -> list[tuple[str, str]]:
     return out
 
 
-def test_image_is_python_311_slim_and_installs_with_constraints() -> None:
+def _lock(name: str) -> dict[str, tuple[str, list[str]]]:
+    """{package: (version, hashes)} of a `uv pip compile --generate-hashes` lock file."""
+    pins: dict[str, tuple[str, list[str]]] = {}
+    current = ""
+    for line in (REPO / name).read_text().splitlines():
+        pin = re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", line)
+        if pin:
+            current = pin[1].lower().replace("_", "-").replace(".", "-")
+            assert current not in pins, f"{name}: {current} pinned twice"
+            pins[current] = (pin[2], [])
+        elif line.strip().startswith("--hash="):
+            pins[current][1].append(line.strip().removesuffix("\\").strip())
+    return pins
+
+
+# Local tooling and the suite: never in the image.
+NOT_IN_IMAGE = ("moto", "pytest", "pytest-timeout", "hypothesis", "ruff", "cfn-lint", "uv")
+
+
+def test_image_is_python_311_slim_and_installs_from_the_production_lock() -> None:
     instructions = _instructions()
     assert instructions[0] == ("FROM", "python:3.11-slim")
     installs = [args for kw, args in instructions if kw == "RUN" and "pip install" in args]
-    assert len(installs) == 1
-    assert "-c constraints.txt" in installs[0]
-    assert "dagster-postgres" in installs[0]
+    assert installs == [
+        "pip install --require-hashes -r requirements-prod.lock",
+        "pip install --no-deps .",
+    ]
+    # The lock goes in before the sources, so a code change reuses the dependency layer.
+    copies = [args for kw, args in instructions if kw == "COPY"]
+    lock_copy = next(i for i, args in enumerate(copies) if "requirements-prod.lock" in args)
+    sources_copy = next(i for i, args in enumerate(copies) if args.startswith("energy_platform "))
+    assert lock_copy < sources_copy
+
+
+def test_production_lock_pins_runtime_and_deploy_with_hashes_and_no_dev_tools() -> None:
+    prod = _lock("requirements-prod.lock")
+    for package in ("dagster", "dagster-webserver", "dagster-aws", "dagster-postgres", "pandas"):
+        assert package in prod, package
+    for package in NOT_IN_IMAGE:
+        assert package not in prod, f"{package} would be installed in the production image"
+    for package, (_version, hashes) in prod.items():
+        assert hashes, f"{package} has no hash"
+
+
+def test_production_lock_agrees_with_the_development_lock() -> None:
+    """requirements-prod.lock is compiled within requirements.lock (`make lock`): the image runs
+    the versions the suite ran with."""
+    full = _lock("requirements.lock")
+    for package, (version, _hashes) in _lock("requirements-prod.lock").items():
+        assert package in full, f"{package} is in the production lock only"
+        assert full[package][0] == version, (package, version, full[package][0])
+    for package in ("moto", "pytest", "dagster-aws", "dagster-postgres", "dagster-dg-cli"):
+        assert package in full, package
+
+
+def test_runtime_dependencies_leave_tooling_to_the_extras() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    runtime = " ".join(project["dependencies"])
+    for package in (*NOT_IN_IMAGE, "dagster-aws", "dagster-postgres", "dagster-dg-cli"):
+        assert not re.search(rf"(^|\s){re.escape(package)}\b(?![-\w])", runtime), package
+    extras = project["optional-dependencies"]
+    assert any(dep.startswith("moto[server]") for dep in extras["dev"])
+    assert {dep.split(">")[0] for dep in extras["deploy"]} == {"dagster-aws", "dagster-postgres"}
 
 
 def test_copied_sources_exist() -> None:
