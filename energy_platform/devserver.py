@@ -15,6 +15,7 @@ from energy_platform.emulator import (
     LOCAL_CREDENTIALS,
     STATE_DIR,
     MotoServer,
+    ReplayReport,
     is_live,
 )
 from energy_platform.provision import provision
@@ -33,6 +34,14 @@ def _reset_dagster_home(dagster_home: Path, project: Path) -> None:
         shutil.rmtree(dagster_home)
     dagster_home.mkdir(parents=True)
     shutil.copy(project / "dagster.yaml", dagster_home / "dagster.yaml")
+
+
+def _replayed(report: ReplayReport) -> str:
+    dropped = f"; {report.dropped} reads and messages dropped" if report.dropped else ""
+    return (
+        f"Replayed {report.replayed} recorded state changes{dropped}. Queues start empty: "
+        "`energy-platform replay --missing` re-queues raw files that were never processed."
+    )
 
 
 def run_dev(project: Path, ui_port: int, fresh: bool, echo: Callable[[str], None]) -> int:
@@ -68,15 +77,14 @@ def run_dev(project: Path, ui_port: int, fresh: bool, echo: Callable[[str], None
         endpoint = server.start(log_file=state / "moto.log")
         os.environ["AWS_ENDPOINT_URL"] = endpoint
         (state / ENDPOINT_FILE).write_text(endpoint)
-        echo(f"Emulator (moto's server) on {endpoint}, requests recorded in {recording}")
+        echo(f"Emulator (moto's server) on {endpoint}, state changes recorded in {recording}")
         if keep:
-            lines = sum(1 for _ in recording.open("rb"))
             echo(
-                f"Replaying {lines} recorded requests so the emulator matches Dagster's history..."
+                "Replaying the recorded state changes so the emulator matches Dagster's history..."
             )
             try:
-                server.replay()
-            except OSError as err:  # urllib's HTTPError included
+                echo(_replayed(server.replay()))
+            except OSError as err:
                 echo(
                     f"The recording could not be replayed ({err}); starting fresh instead "
                     f"(see {state / 'moto.log'})."
