@@ -1,14 +1,24 @@
-"""What the alert messages say (pure): one summary per batch, never one message per reading."""
+"""What the alert messages say (pure): one summary per batch, never one message per reading,
+and a link to the run in the Dagster UI."""
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from typing import Any, Final
 
 import pandas as pd
 
 from energy_platform import contract as c
 
 WORST_SITES = 5
+WEBSERVER_URL_ENV: Final = "DAGSTER_WEBSERVER_URL"
+DEFAULT_WEBSERVER_URL: Final = "http://localhost:3000"
+
+
+def run_url(run_id: str) -> str:
+    """The run's page in the Dagster UI (base URL from DAGSTER_WEBSERVER_URL, read each call)."""
+    base = os.environ.get(WEBSERVER_URL_ENV) or DEFAULT_WEBSERVER_URL
+    return f"{base.rstrip('/')}/runs/{run_id}"
 
 
 def batch_anomaly_summary(

@@ -15,6 +15,8 @@ from dagster import (
 
 from energy_platform import contract as c
 from energy_platform import datasets, ledger
+from energy_platform.alerts import run_url
+from energy_platform.assets import keys
 from energy_platform.daystore import DayDataset
 from energy_platform.partitions import daily_partitions
 from energy_platform.resources import AlertNotifier, DynamoTables, LakeStorage
@@ -45,6 +47,7 @@ def alert_check_failure(
             "severity": severity.value,
             "description": description,
             "run_id": run_id,
+            "run_url": run_url(run_id),
             "metadata": {k: v for k, v in metadata.items() if isinstance(v, int | float | str)},
         },
     )
@@ -82,7 +85,7 @@ def _day_readings(context: AssetCheckExecutionContext, lake: LakeStorage) -> pd.
 
 
 @asset_check(
-    asset="cleaned_readings",
+    asset=keys.CLEANED_READINGS,
     partitions_def=daily_partitions,
     blocking=True,
     description="Required columns have no nulls.",
@@ -111,7 +114,7 @@ def required_columns_not_null(
 
 
 @asset_check(
-    asset="cleaned_readings",
+    asset=keys.CLEANED_READINGS,
     partitions_def=daily_partitions,
     blocking=True,
     description="One reading per (site_id, ts).",
@@ -132,7 +135,7 @@ def unique_site_and_timestamp(
 
 
 @asset_check(
-    asset="cleaned_readings",
+    asset=keys.CLEANED_READINGS,
     partitions_def=daily_partitions,
     description="Readings fall in their day, values are finite, net = generated - consumed, and "
     "every value outside [0, out_of_range_kwh] is flagged as an anomaly.",
@@ -214,7 +217,7 @@ def _reconcile(
 
 
 @asset_check(
-    asset="county_5min_aggregates",
+    asset=keys.COUNTY_5MIN_AGGREGATES,
     partitions_def=daily_partitions,
     description="Equal to an independent SQL recomputation (DuckDB) from the day's cleaned readings.",
 )
@@ -225,7 +228,7 @@ def county_5min_reconciles(
 
 
 @asset_check(
-    asset="site_daily_aggregates",
+    asset=keys.SITE_DAILY_AGGREGATES,
     partitions_def=daily_partitions,
     description="Equal to an independent SQL recomputation (DuckDB) from the day's cleaned readings.",
 )
@@ -236,7 +239,7 @@ def site_daily_reconciles(
 
 
 @asset_check(
-    asset="staged_readings",
+    asset=keys.STAGED_READINGS,
     description="No object under raw/ left unprocessed, and no staged rows left unmerged, for longer "
     "than ENERGY_FRESHNESS_MINUTES (default 15).",
 )

@@ -2,6 +2,8 @@
 
 from dagster import (
     AssetSelection,
+    AutomationConditionSensorDefinition,
+    DefaultSensorStatus,
     Definitions,
     ScheduleDefinition,
     define_asset_job,
@@ -34,6 +36,15 @@ freshness_schedule = ScheduleDefinition(
     description="Every 10 minutes: the freshness check, which alerts when files wait too long.",
 )
 
+automation_sensor = AutomationConditionSensorDefinition(
+    "automation_sensor",
+    target=AssetSelection.all(),
+    default_status=DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+    description="Evaluates the assets' automation conditions (energy_report: rebuilt after new "
+    "data, at most every 5 minutes). On by default: Dagster's own default sensor starts stopped.",
+)
+
 defs = Definitions(
     assets=[
         ingest_raw_files,
@@ -51,7 +62,12 @@ defs = Definitions(
         checks.raw_objects_processed_in_time,
     ],
     jobs=[ingest_job, daily_job, freshness_job, simulator_job],
-    sensors=[raw_files_sensor, staged_partitions_sensor, run_failure_alert_sensor],
+    sensors=[
+        raw_files_sensor,
+        staged_partitions_sensor,
+        run_failure_alert_sensor,
+        automation_sensor,
+    ],
     schedules=[freshness_schedule, simulator_schedule],
     resources={
         "lake": LakeStorage(),

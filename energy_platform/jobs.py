@@ -1,17 +1,15 @@
-"""Jobs: one run per batch of raw files, one run per day partition."""
+"""Jobs: one run per batch of raw files, one run per day partition (partitioned like its assets)."""
 
-from dagster import AssetCheckKey, AssetKey, AssetSelection, define_asset_job, in_process_executor
+from dagster import AssetCheckKey, AssetSelection, define_asset_job, in_process_executor
 
-from energy_platform.partitions import daily_partitions
+from energy_platform.assets import keys
 
-FRESHNESS_CHECK = AssetCheckKey(AssetKey("staged_readings"), "raw_objects_processed_in_time")
+FRESHNESS_CHECK = AssetCheckKey(keys.STAGED_READINGS, "raw_objects_processed_in_time")
 # The freshness check lists all of raw/: it runs on its own schedule, not with every batch.
 INGEST_ASSETS = AssetSelection.assets(
-    "staged_readings", "quarantined_records"
+    keys.STAGED_READINGS, keys.QUARANTINED_RECORDS
 ) - AssetSelection.checks(FRESHNESS_CHECK)
-DAILY_ASSETS = AssetSelection.assets(
-    "cleaned_readings", "reading_anomalies", "county_5min_aggregates", "site_daily_aggregates"
-)
+DAILY_ASSETS = AssetSelection.assets(*keys.SILVER, *keys.GOLD)
 
 # In-process execution: a run's steps share one process, so a small batch costs one Python start.
 ingest_job = define_asset_job(
@@ -23,7 +21,6 @@ ingest_job = define_asset_job(
 daily_job = define_asset_job(
     "daily_job",
     selection=DAILY_ASSETS,
-    partitions_def=daily_partitions,
     executor_def=in_process_executor,
     description="Merge a day's staged rows into silver, re-derive its anomalies and gold aggregates "
     "(started by staged_partitions_sensor; backfill it to recompute days).",

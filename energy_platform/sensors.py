@@ -19,6 +19,7 @@ from dagster import (
 
 from energy_platform import contract as c
 from energy_platform import ledger
+from energy_platform.alerts import run_url
 from energy_platform.jobs import daily_job, ingest_job
 from energy_platform.partitions import daily_partitions
 from energy_platform.raw_events import (
@@ -245,14 +246,17 @@ def _days_with_stale_gold(lake: LakeStorage) -> set[str]:
 
 
 @run_failure_sensor(
-    monitored_jobs=[ingest_job, daily_job],
     default_status=DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=10,
+    description="Every failed run of this code location (sensor, schedule, automation or UI "
+    "launched) -> one run_failed alert with a link to the run; a failed ingest run's files go "
+    "to the dead-letter queue for replay.",
 )
 def run_failure_alert_sensor(
     context: RunFailureSensorContext, alerts: AlertNotifier, queues: EventQueues
 ) -> None:
-    """Alert on every failed run; a failed ingest run's files go to the dead-letter queue for replay."""
+    """Alert on every failed run of any job (no monitored_jobs: the whole code location), with
+    the run's UI link; a failed ingest run's files go to the dead-letter queue for replay."""
     run = context.dagster_run
     error = context.failure_event.message if context.failure_event else "unknown error"
     objects = (
@@ -273,10 +277,13 @@ def run_failure_alert_sensor(
         f"Energy platform: {run.job_name} run failed",
         {
             "run_id": run.run_id,
+            "run_url": run_url(run.run_id),
             "job": run.job_name,
+            "assets": sorted(k.to_user_string() for k in run.asset_selection or ()),
             "partition": run.tags.get("dagster/partition"),
             "error": error[:2000],
             "dead_lettered_files": [o["key"] for o in objects],
-            "what_to_do": "See docs/OPERATIONS.md; after fixing the cause: energy-platform replay",
+            "what_to_do": "Open run_url and see docs/OPERATIONS.md. After fixing the cause: "
+            "`energy-platform replay` for an ingest run, else re-execute the run from its page.",
         },
     )

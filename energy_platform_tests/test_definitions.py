@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
-from dagster import AssetKey, DefaultSensorStatus
+import pyarrow as pa
+from dagster import AssetKey, AutomationConditionSensorDefinition, DefaultSensorStatus
 
+from energy_platform import schemas
+from energy_platform.assets import keys
+from energy_platform.assets.policies import (
+    DATA_FRESHNESS,
+    REPORT_FRESHNESS,
+    REPORT_REFRESH_MINUTES,
+    report_refresh,
+)
 from energy_platform.definitions import defs
+from energy_platform.metadata import COLUMN_SCHEMA
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -45,8 +56,16 @@ def test_assets_in_named_groups_as_one_graph() -> None:
 
 
 def test_sensors_run_by_default_and_the_simulator_does_not() -> None:
-    for name in ("raw_files_sensor", "staged_partitions_sensor", "run_failure_alert_sensor"):
+    names = (
+        "raw_files_sensor",
+        "staged_partitions_sensor",
+        "run_failure_alert_sensor",
+        "automation_sensor",
+    )
+    for name in names:
         assert defs.resolve_sensor_def(name).default_status == DefaultSensorStatus.RUNNING
+    # No second, stopped `default_automation_condition_sensor` next to ours.
+    assert {s.name for s in defs.get_repository_def().sensor_defs} == set(names)
     schedule = defs.resolve_schedule_def("simulator_schedule")
     assert schedule.default_status.value == "STOPPED"
     assert schedule.cron_schedule == "*/5 * * * *"
@@ -63,3 +82,54 @@ def test_blocking_checks_guard_the_aggregates() -> None:
         "accounting_per_file",
         "raw_objects_processed_in_time",
     } <= set(checks)
+
+
+def test_the_report_refreshes_itself_through_the_automation_sensor() -> None:
+    sensor = defs.resolve_sensor_def("automation_sensor")
+    assert isinstance(sensor, AutomationConditionSensorDefinition)
+    graph = defs.resolve_asset_graph()
+    conditions = {
+        key: graph.get(key).automation_condition
+        for key in graph.get_all_asset_keys()
+        if graph.get(key).automation_condition
+    }
+    assert conditions == {keys.ENERGY_REPORT: report_refresh()}
+    assert sensor.asset_selection.resolve(graph) >= {keys.ENERGY_REPORT}
+
+
+def test_freshness_policies_on_silver_gold_and_the_report() -> None:
+    graph = defs.resolve_asset_graph()
+    policies = {
+        key: graph.get(key).freshness_policy
+        for key in graph.get_all_asset_keys()
+        if graph.get(key).freshness_policy
+    }
+    assert policies == {
+        **dict.fromkeys((*keys.SILVER, *keys.GOLD), DATA_FRESHNESS),
+        keys.ENERGY_REPORT: REPORT_FRESHNESS,
+    }
+    refresh = timedelta(minutes=REPORT_REFRESH_MINUTES)
+    for data, report in (
+        (DATA_FRESHNESS.warn_window, REPORT_FRESHNESS.warn_window),
+        (DATA_FRESHNESS.fail_window, REPORT_FRESHNESS.fail_window),
+    ):
+        assert report.to_timedelta() == data.to_timedelta() + refresh
+
+
+def _columns(schema: pa.Schema) -> list[tuple[str, str]]:
+    return [(f.name, str(f.type)) for f in schema]
+
+
+def test_tables_show_their_columns_before_any_run() -> None:
+    graph = defs.resolve_asset_graph()
+    expected = {
+        keys.STAGED_READINGS: schemas.STAGED_READINGS,
+        keys.QUARANTINED_RECORDS: schemas.QUARANTINE,
+        keys.CLEANED_READINGS: schemas.READINGS,
+        keys.READING_ANOMALIES: schemas.ANOMALIES,
+        keys.COUNTY_5MIN_AGGREGATES: schemas.COUNTY_5MIN,
+        keys.SITE_DAILY_AGGREGATES: schemas.SITE_DAILY,
+    }
+    for key, schema in expected.items():
+        shown = graph.get(key).metadata[COLUMN_SCHEMA].value
+        assert [(col.name, col.type) for col in shown.columns] == _columns(schema), key

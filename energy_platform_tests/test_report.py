@@ -26,6 +26,7 @@ from plotly.offline import get_plotlyjs
 from benchmarks.report_bench import partition_files, synthetic_lake, write_lake
 from energy_platform import contract as c
 from energy_platform.assets.report import LOCAL_REPORT_PATH, energy_report
+from energy_platform.metadata import OBJECT_LINK, URI
 from energy_platform.provision import provision
 from energy_platform.report.html import render_report
 from energy_platform.report.lake import UNREADABLE, open_lake
@@ -186,7 +187,9 @@ def test_report_is_one_self_contained_page_in_s3_and_on_disk(report: ReportRun) 
     assert report.s3_object["content_type"].startswith("text/html")
     assert report.s3_object["body"] == page.encode("utf-8") == report.local_path.read_bytes()
     assert report.metadata["size_bytes"] == len(page.encode("utf-8"))
-    assert report.metadata["s3_uri"] == f"s3://{report.settings.bucket}/{c.REPORT_KEY}"
+    assert report.metadata[URI] == f"s3://{report.settings.bucket}/{c.REPORT_KEY}"
+    endpoint = report.settings.endpoint_url
+    assert report.metadata[OBJECT_LINK] == f"{endpoint}/{report.settings.bucket}/{c.REPORT_KEY}"
     assert Path(report.metadata["local_path"]) == report.local_path
     assert page.count(get_plotlyjs()[:500]) == 1, "plotly.js is inlined exactly once"
     assert not re.search(r"<(script|link|img|iframe)[^>]*\s(src|href)=", page), "nothing external"

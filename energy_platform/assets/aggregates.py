@@ -3,11 +3,21 @@
 from collections.abc import Callable
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetsDefinition, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
 from energy_platform import datasets
+from energy_platform.assets import keys
 from energy_platform.assets.ingest import AWS_RETRY
+from energy_platform.assets.policies import DATA_FRESHNESS
 from energy_platform.daystore import DayDataset, sync_day
+from energy_platform.metadata import column_schema, s3_location, table_metadata
 from energy_platform.partitions import daily_partitions
 from energy_platform.resources import DynamoTables, LakeStorage
 from energy_platform.transforms.aggregate import county_5min, site_daily
@@ -15,19 +25,21 @@ from energy_platform.transforms.frames import to_frame
 
 
 def _gold_asset(
-    name: str,
+    key: AssetKey,
     dataset: DayDataset,
     aggregate: Callable[[pd.DataFrame], pd.DataFrame],
     description: str,
 ) -> AssetsDefinition:
     @asset(
-        name=name,
+        key=key,
         group_name="gold",
-        deps=["cleaned_readings"],
+        deps=[keys.CLEANED_READINGS],
         partitions_def=daily_partitions,
         retry_policy=AWS_RETRY,
         kinds={"s3", "dynamodb"},
         description=description,
+        freshness_policy=DATA_FRESHNESS,
+        metadata=column_schema(dataset.schema),
     )
     def _materialize(
         context: AssetExecutionContext, lake: LakeStorage, tables: DynamoTables
@@ -40,12 +52,12 @@ def _gold_asset(
         stats = sync_day(dataset, date, new, dataset.read(lake, date), lake, tables)
         return MaterializeResult(
             metadata={
-                "rows": stats.rows,
+                **table_metadata(dataset.schema, stats.rows),
+                **s3_location(lake, dataset.key(date)),
                 "readings": len(readings),
                 "dynamodb_items_written": stats.items_put,
                 "dynamodb_items_deleted": stats.items_deleted,
                 "dynamodb_write_calls": stats.write_calls,
-                "s3_object": MetadataValue.path(lake.uri(dataset.key(date))),
                 "preview": MetadataValue.md(new.head(5).to_markdown(index=False)),
             }
         )
@@ -54,14 +66,14 @@ def _gold_asset(
 
 
 county_5min_aggregates = _gold_asset(
-    "county_5min_aggregates",
+    keys.COUNTY_5MIN_AGGREGATES,
     datasets.COUNTY_5MIN,
     county_5min,
     "Per county and 5-minute window: readings, anomalies, distinct sites and energy sums over "
     "readings without anomalies (gold/county_5min/, county_5min table).",
 )
 site_daily_aggregates = _gold_asset(
-    "site_daily_aggregates",
+    keys.SITE_DAILY_AGGREGATES,
     datasets.SITE_DAILY,
     site_daily,
     "Per site and UTC day: readings, anomalies, energy sums and min/max net over readings "

@@ -23,7 +23,9 @@ from pydantic import Field
 
 from energy_platform import contract as c
 from energy_platform import ledger, schemas
+from energy_platform.assets import keys
 from energy_platform.checks import alert_check_failure
+from energy_platform.metadata import column_schema, s3_location, table_metadata
 from energy_platform.resources import AlertNotifier, DynamoTables, LakeStorage
 from energy_platform.resources.s3 import ObjectInfo
 from energy_platform.settings import get_settings
@@ -142,7 +144,7 @@ def _accounting_check(
         alert_check_failure(
             alerts,
             "accounting_per_file",
-            "staged_readings",
+            keys.STAGED_READINGS.to_user_string(),
             None,
             context.run.run_id,
             AssetCheckSeverity.ERROR,
@@ -151,7 +153,7 @@ def _accounting_check(
         )
     return AssetCheckResult(
         check_name="accounting_per_file",
-        asset_key="staged_readings",
+        asset_key=keys.STAGED_READINGS,
         passed=not len(off),
         severity=AssetCheckSeverity.ERROR,
         description=description,
@@ -167,24 +169,26 @@ def _markdown(df: pd.DataFrame, limit: int = 20) -> str:
     name="ingest_raw_files",
     specs=[
         AssetSpec(
-            "staged_readings",
+            keys.STAGED_READINGS,
             group_name="ingestion",
             description="Validated readings of each batch, staged per reading date under "
             "staging/readings/ until the day's cleaned_readings merges them.",
             kinds={"s3", "parquet"},
+            metadata=column_schema(schemas.STAGED_READINGS),
         ),
         AssetSpec(
-            "quarantined_records",
+            keys.QUARANTINED_RECORDS,
             group_name="ingestion",
             description="Records that broke a rule, kept under quarantine/ (JSON lines, one object "
             "per raw file) with their source key, line and reason.",
             kinds={"s3"},
+            metadata=column_schema(schemas.QUARANTINE),
         ),
     ],
     check_specs=[
         AssetCheckSpec(
             "accounting_per_file",
-            asset="staged_readings",
+            asset=keys.STAGED_READINGS,
             description="For every raw file: records read = rows staged + records quarantined.",
         )
     ],
@@ -204,10 +208,16 @@ def ingest_raw_files(
     identities = [ledger.identity(f.key, f.etag) for f in files]
     bid = batch_id(identities)
     if not files:
-        yield MaterializeResult(asset_key="staged_readings", metadata={"files": 0})
-        yield MaterializeResult(asset_key="quarantined_records", metadata={"files": 0})
+        yield MaterializeResult(
+            asset_key=keys.STAGED_READINGS,
+            metadata={"files": 0, **table_metadata(schemas.STAGED_READINGS, 0)},
+        )
+        yield MaterializeResult(
+            asset_key=keys.QUARANTINED_RECORDS,
+            metadata={"files": 0, **table_metadata(schemas.QUARANTINE, 0)},
+        )
         yield AssetCheckResult(
-            check_name="accounting_per_file", asset_key="staged_readings", passed=True
+            check_name="accounting_per_file", asset_key=keys.STAGED_READINGS, passed=True
         )
         return
     settings = get_settings()
@@ -245,8 +255,10 @@ def ingest_raw_files(
     totals = result.files[["records_read", "cleaned", "quarantined"]].sum()
     by_reason = result.quarantined_by_reason()
     yield MaterializeResult(
-        asset_key="staged_readings",
+        asset_key=keys.STAGED_READINGS,
         metadata={
+            **table_metadata(schemas.STAGED_READINGS, len(result.clean)),
+            **s3_location(lake, c.STAGING_READINGS_PREFIX),
             "batch_id": bid,
             "files": len(files),
             "records_read": int(totals["records_read"]),
@@ -260,8 +272,10 @@ def ingest_raw_files(
         },
     )
     yield MaterializeResult(
-        asset_key="quarantined_records",
+        asset_key=keys.QUARANTINED_RECORDS,
         metadata={
+            **table_metadata(schemas.QUARANTINE, len(result.quarantined)),
+            **s3_location(lake, c.QUARANTINE_PREFIX),
             "batch_id": bid,
             "records_quarantined": int(totals["quarantined"]),
             "by_reason": MetadataValue.json(by_reason),

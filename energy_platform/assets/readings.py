@@ -6,8 +6,11 @@ from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, Metadat
 from energy_platform import contract as c
 from energy_platform import datasets, schemas
 from energy_platform.alerts import batch_anomaly_summary
+from energy_platform.assets import keys
 from energy_platform.assets.ingest import AWS_RETRY
+from energy_platform.assets.policies import DATA_FRESHNESS
 from energy_platform.daystore import sync_day
+from energy_platform.metadata import column_schema, s3_location, table_metadata
 from energy_platform.partitions import daily_partitions
 from energy_platform.resources import AlertNotifier, DynamoTables, LakeStorage
 from energy_platform.settings import get_settings
@@ -26,22 +29,26 @@ def _staged(lake: LakeStorage, date: str) -> tuple[list[str], pd.DataFrame | Non
     name="daily_readings",
     specs=[
         AssetSpec(
-            "cleaned_readings",
+            keys.CLEANED_READINGS,
             group_name="silver",
-            deps=["staged_readings"],
+            deps=[keys.STAGED_READINGS],
             description="One reading per (site_id, ts) for the day, the latest arrival winning; "
             "silver/readings/date=.../ and the readings table.",
             kinds={"s3", "dynamodb"},
             partitions_def=daily_partitions,
+            freshness_policy=DATA_FRESHNESS,
+            metadata=column_schema(datasets.READINGS.schema),
         ),
         AssetSpec(
-            "reading_anomalies",
+            keys.READING_ANOMALIES,
             group_name="silver",
-            deps=["cleaned_readings"],
+            deps=[keys.CLEANED_READINGS],
             description="One row per anomalous reading and anomaly type (rules in docs/ANOMALIES.md); "
             "silver/anomalies/date=.../ and the anomalies table.",
             kinds={"s3", "dynamodb"},
             partitions_def=daily_partitions,
+            freshness_policy=DATA_FRESHNESS,
+            metadata=column_schema(datasets.ANOMALIES.schema),
         ),
     ],
     partitions_def=daily_partitions,
@@ -86,27 +93,27 @@ def daily_readings(
         else {}
     )
     yield MaterializeResult(
-        asset_key="cleaned_readings",
+        asset_key=keys.CLEANED_READINGS,
         metadata={
-            "rows": len(readings),
+            **table_metadata(datasets.READINGS.schema, len(readings)),
+            **s3_location(lake, datasets.READINGS.key(date)),
             "staged_rows_merged": incoming_rows,
             "replaced_or_duplicate_rows": (0 if candidates is None else len(candidates))
             - len(readings),
             "staged_objects_merged": MetadataValue.json(staged_keys),
             "sites": int(readings[c.SITE_ID].nunique()),
             "dynamodb_items_written": r_stats.items_put,
-            "s3_object": MetadataValue.path(lake.uri(datasets.READINGS.key(date))),
             "preview": MetadataValue.md(readings.head(5).to_markdown(index=False)),
         },
     )
     yield MaterializeResult(
-        asset_key="reading_anomalies",
+        asset_key=keys.READING_ANOMALIES,
         metadata={
-            "rows": len(anomalies),
+            **table_metadata(datasets.ANOMALIES.schema, len(anomalies)),
+            **s3_location(lake, datasets.ANOMALIES.key(date)),
             "anomalous_readings": int(readings[c.IS_ANOMALY].sum()),
             "by_type": MetadataValue.json(by_type),
             "dynamodb_items_written": a_stats.items_put,
             "dynamodb_items_deleted": a_stats.items_deleted,
-            "s3_object": MetadataValue.path(lake.uri(datasets.ANOMALIES.key(date))),
         },
     )

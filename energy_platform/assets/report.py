@@ -11,6 +11,9 @@ from typing import Any
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
 from energy_platform import contract as c
+from energy_platform.assets import keys
+from energy_platform.assets.policies import REPORT_FRESHNESS, report_refresh
+from energy_platform.metadata import s3_location
 from energy_platform.report.html import render_report
 from energy_platform.report.lake import open_s3_lake
 from energy_platform.resources import LakeStorage
@@ -38,16 +41,12 @@ def _kpi_metadata(kpis: dict[str, Any]) -> dict[str, Any]:
 
 
 @asset(
-    name="energy_report",
+    key=keys.ENERGY_REPORT,
     group_name="reporting",
-    deps=[
-        "cleaned_readings",
-        "reading_anomalies",
-        "county_5min_aggregates",
-        "site_daily_aggregates",
-        "quarantined_records",
-    ],
+    deps=[*keys.SILVER, *keys.GOLD, keys.QUARANTINED_RECORDS],
     kinds={"s3", "html"},
+    automation_condition=report_refresh(),
+    freshness_policy=REPORT_FRESHNESS,
 )
 def energy_report(context: AssetExecutionContext, lake: LakeStorage) -> MaterializeResult:
     """Energy report: one self-contained HTML page (plotly.js inline, opens offline).
@@ -57,7 +56,8 @@ def energy_report(context: AssetExecutionContext, lake: LakeStorage) -> Material
     Exploratory view: generation vs consumption, net energy, a county-by-time heat map,
     anomalies by type and the sites with most anomalies, per-site daily totals. Data quality:
     quarantined records by reason. Covers all data in silver/, gold/ and quarantine/; written to
-    reports/energy_report.html in S3 and in the working directory.
+    reports/energy_report.html in S3 and in the working directory. Rebuilt by itself after new
+    data, at most every few minutes (policies.report_refresh).
     """
     # The lake resource names the bucket and region; the endpoint comes from the environment.
     settings = replace(get_settings(), bucket=lake.bucket, region=lake.region)
@@ -77,7 +77,7 @@ def energy_report(context: AssetExecutionContext, lake: LakeStorage) -> Material
             **_kpi_metadata(data.kpis),
             **{f"rows_{name}": MetadataValue.int(n) for name, n in data.row_counts.items()},
             "empty_lake": MetadataValue.bool(data.is_empty),
-            "s3_uri": MetadataValue.url(lake.uri(c.REPORT_KEY)),
+            **s3_location(lake, c.REPORT_KEY),
             "local_path": MetadataValue.path(str(local)),
             "size_bytes": MetadataValue.int(len(page)),
         }

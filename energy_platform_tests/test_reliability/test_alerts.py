@@ -1,6 +1,7 @@
 """Alerts on SNS `{prefix}alerts`, read back through an SQS queue subscribed to the topic:
-one anomaly summary per daily run, one message per failed check, one per failed run; a failed
-ingest run's files reach the dead-letter queue and `energy-platform replay` brings them back."""
+one anomaly summary per daily run, one message per failed check, one per failed run of any job
+(each with a link to the run in the UI); a failed ingest run's files reach the dead-letter queue
+and `energy-platform replay` brings them back."""
 
 from __future__ import annotations
 
@@ -12,9 +13,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from dagster import build_run_status_sensor_context, instance_for_test
+from dagster import (
+    DagsterInstance,
+    Definitions,
+    build_run_status_sensor_context,
+    build_sensor_context,
+    instance_for_test,
+)
 
 from energy_platform import contract as c
+from energy_platform.alerts import WEBSERVER_URL_ENV
+from energy_platform.assets import keys
 from energy_platform.cli import main as cli
 from energy_platform.contract import prefixed
 from energy_platform.provision import provision
@@ -30,6 +39,18 @@ from energy_platform_tests.test_reliability.support import (
 )
 
 pytestmark = pytest.mark.slow
+
+UI = "https://dagster.example.org/"
+"""DAGSTER_WEBSERVER_URL in these tests (the trailing slash is not doubled in links)."""
+
+
+@pytest.fixture(autouse=True)
+def _webserver_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(WEBSERVER_URL_ENV, UI)
+
+
+def _run_url(run_id: str) -> str:
+    return f"https://dagster.example.org/runs/{run_id}"
 
 
 def _kinds(alerts: list[dict]) -> list[str]:
@@ -127,6 +148,7 @@ def test_each_failed_check_sends_one_check_failed_alert(platform_env: Settings) 
         a = by_check[check]
         assert a["_attribute"] == "check_failed"
         assert (a["asset"], a["partition"], a["run_id"]) == (asset, date, result.run_id)
+        assert a["run_url"] == _run_url(result.run_id)
         assert "differ" in a["description"]
 
 
@@ -168,6 +190,7 @@ def test_failed_ingest_run_alerts_dead_letters_and_replay_recovers(
         (alert,) = alerts
         assert alert["_attribute"] == "run_failed"
         assert (alert["job"], alert["run_id"]) == ("ingest_job", failed.run_id)
+        assert alert["run_url"] == _run_url(failed.run_id)
         assert alert["dead_lettered_files"] == [key]
         assert alert["error"]
         (dead,) = lake.queue_bodies(c.DEAD_LETTERS_QUEUE)
@@ -201,3 +224,43 @@ def test_failed_ingest_run_alerts_dead_letters_and_replay_recovers(
 
 def _objects(request) -> list[dict]:
     return request.run_config["ops"]["ingest_raw_files"]["config"]["objects"]
+
+
+def _failure_sensor_tick(instance: DagsterInstance, defs: Definitions, cursor: str | None) -> str:
+    """One tick of the real run_failure_alert_sensor, job filter included, as the daemon runs it."""
+    context = build_sensor_context(
+        instance=instance,
+        cursor=cursor,
+        resources=defs.resources,
+        repository_def=defs.get_repository_def(),
+    )
+    data = defs.resolve_sensor_def("run_failure_alert_sensor").evaluate_tick(context)
+    assert data.cursor
+    return data.cursor
+
+
+def test_every_failed_run_alerts_with_a_link_to_it(
+    platform_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = AlertInbox(platform_env)
+    monkeypatch.setenv("ENERGY_BUCKET", f"{platform_env.bucket}-gone")  # S3 calls fail
+    defs = platform_defs()
+    with instance_for_test() as instance:
+        cursor = _failure_sensor_tick(instance, defs, None)  # starts from now
+        simulator = defs.resolve_job_def("simulator_job").execute_in_process(
+            instance=instance, raise_on_error=False
+        )
+        # The report's run as the automation sensor launches it: the global asset job.
+        report = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+            instance=instance, asset_selection=[keys.ENERGY_REPORT], raise_on_error=False
+        )
+        assert not simulator.success and not report.success
+        _failure_sensor_tick(instance, defs, cursor)
+
+    alerts = {a["run_id"]: a for a in inbox.new()}
+    assert set(alerts) == {simulator.run_id, report.run_id}
+    assert alerts[simulator.run_id]["job"] == "simulator_job"
+    assert alerts[report.run_id]["assets"] == ["energy_report"]
+    for run_id, alert in alerts.items():
+        assert (alert["kind"], alert["run_url"]) == ("run_failed", _run_url(run_id))
+        assert alert["error"] and alert["dead_lettered_files"] == []

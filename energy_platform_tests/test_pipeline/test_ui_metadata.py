@@ -1,0 +1,74 @@
+"""What the Dagster UI shows of a run through the pipeline: each table's row count, columns and
+location, and the way back from a raw file's key to the run that processed it."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from dagster import AssetKey, DagsterInstance, MetadataValue, RunsFilter, instance_for_test
+
+from energy_platform import contract as c
+from energy_platform import datasets, schemas
+from energy_platform.alerts import WEBSERVER_URL_ENV
+from energy_platform.assets import keys
+from energy_platform.cli import main as cli
+from energy_platform.metadata import COLUMN_SCHEMA, OBJECT_LINK, ROW_COUNT, URI
+from energy_platform.settings import Settings
+from energy_platform_tests.harness import drain
+from energy_platform_tests.lake_view import LakeView
+from energy_platform_tests.test_reliability.support import day, jsonl, readings
+
+pytestmark = pytest.mark.slow
+
+RAW_KEY = "raw/ui/batch.jsonl"
+
+
+def _metadata(instance: DagsterInstance, key: AssetKey) -> dict[str, MetadataValue]:
+    (record,) = instance.fetch_materializations(key, limit=10).records
+    return record.asset_materialization.metadata
+
+
+def test_tables_carry_row_count_columns_and_location_and_a_file_leads_to_its_run(
+    platform_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(WEBSERVER_URL_ENV, "http://ui.example:3000")
+    lake = LakeView(platform_env)
+    d1 = day(1)
+    date = d1.strftime("%Y-%m-%d")
+    good = readings(d1, ["s1", "s2"], 3)
+    lake.put(RAW_KEY, jsonl([*good, {**good[0], "timestamp": "not a time"}]))
+    with instance_for_test() as instance:
+        assert drain(instance).failed_runs == 0
+        meta = {k: _metadata(instance, k) for k in (*keys.SILVER, *keys.GOLD)}
+        meta[keys.STAGED_READINGS] = _metadata(instance, keys.STAGED_READINGS)
+        meta[keys.QUARANTINED_RECORDS] = _metadata(instance, keys.QUARANTINED_RECORDS)
+        (run,) = instance.get_runs(RunsFilter(job_name="ingest_job"))
+
+    expected = {  # key -> (schema, rows, where)
+        keys.STAGED_READINGS: (schemas.STAGED_READINGS, len(good), c.STAGING_READINGS_PREFIX),
+        keys.QUARANTINED_RECORDS: (schemas.QUARANTINE, 1, c.QUARANTINE_PREFIX),
+    }
+    for key, dataset in zip(
+        (*keys.SILVER, *keys.GOLD),
+        (datasets.READINGS, datasets.ANOMALIES, datasets.COUNTY_5MIN, datasets.SITE_DAILY),
+        strict=True,
+    ):
+        stored = lake.keys(dataset.key(date))
+        rows = len(lake.frame(dataset.key(date))) if stored else 0
+        expected[key] = (dataset.schema, rows, dataset.key(date))
+    assert expected[keys.CLEANED_READINGS][1] == len(good)
+
+    endpoint, bucket = platform_env.endpoint_url, platform_env.bucket
+    for key, (schema, rows, where) in expected.items():
+        m = meta[key]
+        assert m[ROW_COUNT] == MetadataValue.int(rows), key
+        assert [col.name for col in m[COLUMN_SCHEMA].value.columns] == schema.names, key
+        assert m[URI].value == f"s3://{bucket}/{where}", key
+        assert m[OBJECT_LINK].value.startswith(f"{endpoint}/{bucket}"), key
+
+    assert (run.tags["energy/first_key"], run.tags["energy/files"]) == (RAW_KEY, "1")
+    found = CliRunner().invoke(cli, ["which-run", RAW_KEY], catch_exceptions=False)
+    assert found.exit_code == 0, found.output
+    assert f"{run.run_id}  http://ui.example:3000/runs/{run.run_id}" in found.output
+    missing = CliRunner().invoke(cli, ["which-run", "raw/ui/never.jsonl"])
+    assert missing.exit_code == 1 and "not in the ingested-files ledger" in missing.output
