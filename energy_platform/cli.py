@@ -243,6 +243,32 @@ def _settle_unreplayable(queues: EventQueues, unreplayable: list[Unreplayable], 
         )
 
 
+@main.command("which-run")
+@click.argument("key")
+def which_run(key: str) -> None:
+    """Which run processed the raw object KEY (raw/...): its run id and its page in the Dagster
+    UI (DAGSTER_WEBSERVER_URL), one line per version of the object in the ingested-files ledger,
+    oldest first."""
+    from energy_platform import contract as c
+    from energy_platform.alerts import run_url
+    from energy_platform.replay import printable
+    from energy_platform.resources import DynamoTables
+
+    entries = sorted(
+        DynamoTables().query(c.INGESTED_FILES_TABLE, key), key=lambda e: str(e["processed_at"])
+    )
+    if not entries:
+        raise click.ClickException(
+            f"{printable(key)} is not in the ingested-files ledger: not processed (yet). "
+            "`energy-platform replay --missing --dry-run` lists what waits."
+        )
+    for e in entries:
+        click.echo(
+            f"{e['run_id']}  {run_url(e['run_id'])}  "
+            f"(etag {printable(e['etag'])}, processed {e['processed_at']})"
+        )
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port of the API.")
