@@ -149,9 +149,10 @@ def simulate(
 def dev(port: int, fresh: bool) -> None:
     """Run the platform locally: moto's server, provisioning, then `dagster dev` (Ctrl-C stops all).
 
-    The emulator's requests are recorded under .emulator/ and replayed at the next start, and
-    Dagster's history lives in .dagster_home/: both survive a restart together, or (--fresh, or
-    when either is missing) both start empty.
+    The emulator's state-changing requests are recorded under .emulator/ and replayed at the
+    next start (reads and message traffic are not: queues start empty, and nothing is published
+    again), and Dagster's history lives in .dagster_home/: both survive a restart together, or
+    (--fresh, or when either is missing) both start empty.
     """
     import importlib.util
 
