@@ -30,9 +30,9 @@ from urllib.parse import quote
 import httpx
 import numpy as np
 
-from energy_platform.emulator import LOCAL_CREDENTIALS, MotoServer, free_port
-from energy_platform.provision import provision
+from energy_platform.local.emulator import LOCAL_CREDENTIALS, MotoServer, free_port
 from energy_platform.settings import Settings
+from energy_platform.tools.provision import provision
 from energy_platform_tests.test_api.seeding import SEED_START, SITES_BY_COUNTY, seed_tables
 
 WARMUP_REQUESTS = 50
@@ -104,7 +104,7 @@ def running_platform(workers: int) -> Iterator[str]:
                 [
                     sys.executable,
                     "-m",
-                    "energy_platform.cli",
+                    "energy_platform.tools.cli",
                     "api",
                     "--port",
                     str(port),

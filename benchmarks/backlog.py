@@ -22,7 +22,7 @@ def land(files: int, records: int) -> int:
     from dataclasses import replace
 
     from energy_platform.resources.s3 import LakeStorage
-    from energy_platform.simulate import SimulationConfig, upload_batch
+    from energy_platform.tools.simulate import SimulationConfig, upload_batch
 
     storage = LakeStorage()
     start = datetime(2024, 6, 1, 0, 0, 30, tzinfo=UTC)

@@ -119,9 +119,9 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, Timing]:
 def emulated_platform(name: str) -> Iterator[Any]:
     """moto's server on a free port and a provisioned platform of its own; yields Settings.
     The environment is restored afterwards."""
-    from energy_platform.emulator import LOCAL_CREDENTIALS, MotoServer, free_port
-    from energy_platform.provision import provision
+    from energy_platform.local.emulator import LOCAL_CREDENTIALS, MotoServer, free_port
     from energy_platform.settings import Settings
+    from energy_platform.tools.provision import provision
 
     saved = dict(os.environ)
     moto = MotoServer(port=free_port())

@@ -34,7 +34,7 @@ TARGET_RATIO = 10
 
 def make_bodies(records: int, formats: tuple[str, ...] = ("jsonl", "csv")) -> dict[str, bytes]:
     """The same simulated records encoded in each format."""
-    from energy_platform.simulate import SimulationConfig, encode_batch, generate_batch
+    from energy_platform.tools.simulate import SimulationConfig, encode_batch, generate_batch
 
     sites = max(1, records // (SLOTS_PER_DAY - 2))
     config = SimulationConfig(

@@ -1,8 +1,8 @@
 """Latency from a file landing to its readings in DynamoDB, with the platform running as
 `make dev` runs it.
 
-Starts `energy-platform dev --port <free>` in a temporary copy of the project directory
-(workspace.yaml, dagster.yaml; its own emulator, provisioning and `dagster dev` with the
+Starts `energy-platform dev --port <free>` in a temporary folder
+(its own emulator, provisioning and `dg dev` with the
 sensors on), then lands `files` JSON-lines files one by one through its emulator: each file
 holds one new 5-minute slot of `sites` sites, and the next file lands only once every reading
 of the previous one can be read back from `{prefix}readings` (BatchGetItem, polled every
@@ -13,7 +13,6 @@ everything with SIGINT to the process group, as Ctrl-C does.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -27,7 +26,6 @@ import numpy as np
 
 from benchmarks.common import Figure, progress
 
-PROJECT = Path(__file__).resolve().parent.parent
 BUCKET = "energy-platform"
 TABLE = "energy_readings"
 POLL_S = 0.25
@@ -56,7 +54,12 @@ def _file(i: int, sites: int, base: datetime) -> tuple[str, bytes, list[dict]]:
     """Key, body and the readings' keys of file i (slot base + 5 min * i)."""
     import pandas as pd
 
-    from energy_platform.simulate import SimulationConfig, batch_key, encode_batch, generate_batch
+    from energy_platform.tools.simulate import (
+        SimulationConfig,
+        batch_key,
+        encode_batch,
+        generate_batch,
+    )
     from energy_platform.transforms import parse_object, validate_records
     from energy_platform.transforms.serving import format_ts
 
@@ -75,15 +78,13 @@ def _file(i: int, sites: int, base: datetime) -> tuple[str, bytes, list[dict]]:
 def run(files: int = 20, sites: int = 100) -> list[Figure]:
     import boto3
 
-    from energy_platform.emulator import LOCAL_CREDENTIALS, free_port
+    from energy_platform.local.emulator import LOCAL_CREDENTIALS, free_port
 
     port = free_port()
     bench = "latency[make dev]"
-    # dagster dev may still be flushing its history as it exits: cleanup errors do not count
+    # dg dev may still be flushing its history as it exits: cleanup errors do not count
     with tempfile.TemporaryDirectory(prefix="latency-bench-", ignore_cleanup_errors=True) as tmp:
         project = Path(tmp)
-        for name in ("workspace.yaml", "dagster.yaml"):
-            shutil.copy(PROJECT / name, project / name)
         env = {
             k: v
             for k, v in os.environ.items()
@@ -92,7 +93,7 @@ def run(files: int = 20, sites: int = 100) -> list[Figure]:
         log = (project / "dev.log").open("wb")
         progress(f"latency: starting `energy-platform dev --port {port}` in {project}")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "energy_platform.cli", "dev", "--port", str(port)],
+            [sys.executable, "-m", "energy_platform.tools.cli", "dev", "--port", str(port)],
             cwd=project,
             env=env,
             stdout=log,

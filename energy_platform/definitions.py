@@ -1,49 +1,27 @@
-"""The one Definitions object: assets, checks, sensors, schedules, jobs and resources."""
+"""The one Definitions object: assets, checks, sensors, schedules, jobs and resources.
 
-from dagster import (
-    AssetSelection,
-    AutomationConditionSensorDefinition,
-    DefaultSensorStatus,
-    Definitions,
-    ScheduleDefinition,
-    define_asset_job,
-    in_process_executor,
-)
+Everything it lists is defined under energy_platform/defs/; the resources are in
+energy_platform/resources/. `dg` ([tool.dg] in pyproject.toml), the Dockerfile's code server and
+the tests all load this module.
+"""
 
-from energy_platform import checks
-from energy_platform.assets.aggregates import county_5min_aggregates, site_daily_aggregates
-from energy_platform.assets.ingest import ingest_raw_files
-from energy_platform.assets.readings import daily_readings
-from energy_platform.assets.report import energy_report
-from energy_platform.jobs import FRESHNESS_CHECK, daily_job, ingest_job
-from energy_platform.resources import AlertNotifier, DynamoTables, EventQueues, LakeStorage
-from energy_platform.schedules import simulator_job, simulator_schedule
-from energy_platform.sensors import (
+from dagster import Definitions
+
+from energy_platform.defs import checks
+from energy_platform.defs.assets.aggregates import county_5min_aggregates, site_daily_aggregates
+from energy_platform.defs.assets.ingest import ingest_raw_files
+from energy_platform.defs.assets.readings import daily_readings
+from energy_platform.defs.assets.report import energy_report
+from energy_platform.defs.jobs import daily_job, freshness_job, ingest_job
+from energy_platform.defs.schedules import freshness_schedule
+from energy_platform.defs.sensors import (
+    automation_sensor,
     raw_files_sensor,
     run_failure_alert_sensor,
     staged_partitions_sensor,
 )
-
-freshness_job = define_asset_job(
-    "freshness_job",
-    selection=AssetSelection.checks(FRESHNESS_CHECK),
-    executor_def=in_process_executor,
-    description="Check that nothing under raw/ or staging/ waits longer than the freshness bound.",
-)
-freshness_schedule = ScheduleDefinition(
-    job=freshness_job,
-    cron_schedule="*/10 * * * *",
-    description="Every 10 minutes: the freshness check, which alerts when files wait too long.",
-)
-
-automation_sensor = AutomationConditionSensorDefinition(
-    "automation_sensor",
-    target=AssetSelection.all(),
-    default_status=DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=30,
-    description="Evaluates the assets' automation conditions (energy_report: rebuilt after new "
-    "data, at most every 5 minutes). On by default: Dagster's own default sensor starts stopped.",
-)
+from energy_platform.defs.simulator import simulator_job, simulator_schedule
+from energy_platform.resources import AlertNotifier, DynamoTables, EventQueues, LakeStorage
 
 defs = Definitions(
     assets=[

@@ -11,6 +11,8 @@ from energy_platform.transforms.pieces import ReadLimits
 DEFAULT_REGION = "us-east-1"
 DEFAULT_BUCKET = "energy-platform"
 DEFAULT_TABLE_PREFIX = "energy_"
+WEBSERVER_URL_ENV = "DAGSTER_WEBSERVER_URL"
+DEFAULT_WEBSERVER_URL = "http://localhost:3000"
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,9 @@ class Settings:
     """The first daily partition (`ENERGY_FIRST_DAY`, YYYY-MM-DD)."""
     read_limits: ReadLimits = field(default_factory=ReadLimits)
     """What one raw file may cost (`ENERGY_MAX_FILE_BYTES`, `ENERGY_MAX_INFLATE_RATIO`)."""
+    webserver_url: str = DEFAULT_WEBSERVER_URL
+    """The Dagster UI that alerts and `which-run` link to (`DAGSTER_WEBSERVER_URL`;
+    `energy-platform dev --port N` sets it to http://localhost:N)."""
 
     @classmethod
     def from_env(cls, env: os._Environ[str] | dict[str, str] | None = None) -> Settings:
@@ -48,6 +53,7 @@ class Settings:
                     env.get("ENERGY_MAX_INFLATE_RATIO") or ReadLimits.max_inflate_ratio
                 ),
             ),
+            webserver_url=env.get(WEBSERVER_URL_ENV) or DEFAULT_WEBSERVER_URL,
         )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from energy_platform.emulator import LOCAL_CREDENTIALS, MotoServer, free_port
+from energy_platform.local.emulator import LOCAL_CREDENTIALS, MotoServer, free_port
 from energy_platform.settings import Settings
 from energy_platform_tests.namespaces import fresh_namespace
 

@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from energy_platform.provision import provision
 from energy_platform.settings import Settings
+from energy_platform.tools.provision import provision
 
 
 def fresh_namespace(monkeypatch: pytest.MonkeyPatch) -> Settings:

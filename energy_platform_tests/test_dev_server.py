@@ -1,11 +1,10 @@
-"""`energy-platform dev` as a new user runs it: emulator, provisioning, `dagster dev` with the
+"""`energy-platform dev` as a new user runs it: emulator, provisioning, `dg dev` with the
 sensors on; simulated batches flow to every table with no click; Ctrl-C stops everything and a
 restart keeps the data and the run history together."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,12 +16,11 @@ import boto3
 import pytest
 from dagster import DagsterInstance, RunsFilter
 
-from energy_platform.emulator import LOCAL_CREDENTIALS, free_port, is_live
+from energy_platform.local.emulator import LOCAL_CREDENTIALS, free_port, is_live
 
 pytestmark = pytest.mark.slow
 
-PROJECT = Path(__file__).resolve().parent.parent
-CLI = [sys.executable, "-m", "energy_platform.cli"]
+CLI = [sys.executable, "-m", "energy_platform.tools.cli"]
 TABLES = ("readings", "anomalies", "county_5min", "site_daily")
 
 
@@ -62,8 +60,8 @@ def _counts(endpoint: str) -> dict[str, int]:
 
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
-    for name in ("workspace.yaml", "dagster.yaml"):
-        shutil.copy(PROJECT / name, tmp_path / name)
+    """A folder of its own for the emulator's recording and Dagster's history (`dg dev` serves
+    the project this package is installed from)."""
     return tmp_path
 
 

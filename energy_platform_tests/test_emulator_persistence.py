@@ -15,17 +15,17 @@ import pandas as pd
 import pytest
 
 from energy_platform import contract as c
-from energy_platform.emulator import (
+from energy_platform.local.emulator import (
     LOCAL_CREDENTIALS,
     MotoServer,
     changes_state,
     free_port,
 )
-from energy_platform.provision import provision
-from energy_platform.raw_events import parse_message
 from energy_platform.resources import DynamoTables, EventQueues, LakeStorage
 from energy_platform.resources.notify import AlertNotifier
 from energy_platform.settings import Settings
+from energy_platform.tools.provision import provision
+from energy_platform.transforms.raw_events import parse_message
 
 INBOX = "alert_inbox"
 """An SQS queue subscribed to the alerts topic, as an operator's alert delivery would be."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from energy_platform.metadata import object_url, table_schema
+from energy_platform.defs.metadata import object_url, table_schema
 
 
 def test_table_schema_keeps_arrow_names_types_and_order() -> None:

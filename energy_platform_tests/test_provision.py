@@ -5,8 +5,8 @@ from __future__ import annotations
 import boto3
 
 from energy_platform.contract import TABLE_KEYS, prefixed
-from energy_platform.provision import provision
 from energy_platform.settings import Settings
+from energy_platform.tools.provision import provision
 
 
 def _inventory(settings: Settings) -> dict[str, object]:

@@ -25,13 +25,13 @@ from plotly.offline import get_plotlyjs
 
 from benchmarks.report_bench import partition_files, synthetic_lake, write_lake
 from energy_platform import contract as c
-from energy_platform.assets.report import LOCAL_REPORT_PATH, energy_report
-from energy_platform.metadata import OBJECT_LINK, URI
-from energy_platform.provision import provision
+from energy_platform.defs.assets.report import LOCAL_REPORT_PATH, energy_report
+from energy_platform.defs.metadata import OBJECT_LINK, URI
 from energy_platform.report.html import render_report
 from energy_platform.report.lake import UNREADABLE, open_lake
 from energy_platform.resources import LakeStorage
 from energy_platform.settings import Settings
+from energy_platform.tools.provision import provision
 from energy_platform.transforms.quarantine import quarantine_jsonl
 from energy_platform.transforms.report_data import (
     KPI_KEYS,

@@ -16,13 +16,13 @@ from dagster import (
 )
 
 from energy_platform import contract as c
-from energy_platform.resources import LakeStorage
-from energy_platform.schedules import (
+from energy_platform.defs.simulator import (
     DEFAULT_MAX_RUNS,
     MAX_RUNS_ENV,
     simulator_job,
     simulator_schedule,
 )
+from energy_platform.resources import LakeStorage
 from energy_platform.settings import Settings
 
 

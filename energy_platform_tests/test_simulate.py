@@ -21,10 +21,10 @@ import pytest
 from click.testing import CliRunner
 
 from energy_platform import contract as c
-from energy_platform.cli import main
 from energy_platform.resources import LakeStorage
 from energy_platform.settings import Settings
-from energy_platform.simulate import (
+from energy_platform.tools.cli import main
+from energy_platform.tools.simulate import (
     FORMATS,
     SimulationConfig,
     batch_key,
@@ -341,7 +341,9 @@ def test_batches_without_interval_cover_consecutive_windows_ending_at_start(
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """`energy-platform ...` in a child process, with this test's environment."""
     script = Path(sys.executable).with_name("energy-platform")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "energy_platform.cli"]
+    command = (
+        [str(script)] if script.exists() else [sys.executable, "-m", "energy_platform.tools.cli"]
+    )
     return subprocess.run(
         [*command, *args],
         cwd=cwd,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from energy_platform.emulator import free_port
+from energy_platform.local.emulator import free_port
 
 
 @contextmanager
@@ -19,7 +19,7 @@ def running_api(workdir: Path, env: dict[str, str], *args: str) -> Iterator[str]
     """The base URL of `energy-platform api --port <free> *args`, until the block ends."""
     port = free_port()
     log = workdir / "api.log"
-    command = [sys.executable, "-m", "energy_platform.cli", "api", "--port", str(port), *args]
+    command = [sys.executable, "-m", "energy_platform.tools.cli", "api", "--port", str(port), *args]
     with open(log, "wb") as out:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=workdir)
     base = f"http://127.0.0.1:{port}"

@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from energy_platform.api.app import create_app
-from energy_platform.provision import provision
 from energy_platform.settings import Settings
+from energy_platform.tools.provision import provision
 from energy_platform_tests.test_api.seeding import SeededTables, seed_tables
 
 

@@ -23,8 +23,8 @@ from energy_platform.api.auth import (
     is_loopback,
 )
 from energy_platform.api.pagination import TOKEN_SECRET_ENV, ensure_token_secret
-from energy_platform.cli import main
 from energy_platform.settings import Settings
+from energy_platform.tools.cli import main
 from energy_platform_tests.test_api.cli_server import running_api
 from energy_platform_tests.test_api.paging import walk
 from energy_platform_tests.test_api.seeding import SeededTables

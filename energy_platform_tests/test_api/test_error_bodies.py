@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from energy_platform.api.app import create_app
-from energy_platform.emulator import free_port
+from energy_platform.local.emulator import free_port
 from energy_platform.settings import Settings
 from energy_platform_tests.test_api.seeding import SeededTables
 from energy_platform_tests.test_api.storeproxy import StoreProxy, deny_queries, poison_queries

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from energy_platform.api.app import create_app
 from energy_platform.contract import ANOMALIES_TABLE, TABLE_KEYS
-from energy_platform.emulator import free_port
+from energy_platform.local.emulator import free_port
 from energy_platform.resources.clients import aws_client
 from energy_platform.settings import Settings
 

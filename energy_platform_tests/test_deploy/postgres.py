@@ -10,7 +10,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from energy_platform.emulator import free_port
+from energy_platform.local.emulator import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 ENSURE_POSTGRES = REPO / "scripts" / "ensure_postgres.sh"

@@ -40,7 +40,7 @@ from energy_platform_tests.test_deploy.postgres import PostgresCluster, ensure_p
 
 REPO = Path(__file__).resolve().parents[2]
 PRODUCTION_INSTANCE = REPO / "deploy" / "dagster.yaml"
-LOCAL_INSTANCE = REPO / "dagster.yaml"
+LOCAL_INSTANCE = REPO / "energy_platform" / "local" / "dagster.yaml"
 DB_NAME = "dagster"
 LOCAL_RUN_LAUNCHER = {"module": "dagster._core.launcher", "class": "DefaultRunLauncher"}
 DAY, LATE_DAY = "2024-06-01", "2024-05-31"
@@ -130,7 +130,7 @@ def test_production_instance_keeps_runs_events_and_schedules_in_postgres(
 def test_production_instance_runs_one_day_partition_at_a_time(
     production_instance: DagsterInstance,
 ) -> None:
-    """Same per-day limit as the local instance (./dagster.yaml), on the partition tag."""
+    """Same per-day limit as the local instance (energy_platform/local/dagster.yaml), on the partition tag."""
     coordinator = production_instance.run_coordinator
     assert isinstance(coordinator, QueuedRunCoordinator)
     local = yaml.safe_load(LOCAL_INSTANCE.read_text())["run_coordinator"]["config"]

@@ -20,9 +20,9 @@ from energy_platform.contract import (
     TABLE_KEYS,
     prefixed,
 )
-from energy_platform.provision import provision
 from energy_platform.resources.clients import aws_client
 from energy_platform.settings import Settings
+from energy_platform.tools.provision import provision
 from energy_platform_tests.harness import drain
 from energy_platform_tests.test_deploy.stack import deploy_stack
 from energy_platform_tests.test_deploy.template import (

@@ -14,7 +14,7 @@ import pytest
 from dagster import instance_for_test, materialize
 
 from energy_platform import contract as c
-from energy_platform.assets.report import energy_report
+from energy_platform.defs.assets.report import energy_report
 from energy_platform.resources import LakeStorage
 from energy_platform.settings import Settings
 from energy_platform_tests.harness import drain

@@ -16,8 +16,8 @@ from dagster import (
     instance_for_test,
 )
 
-from energy_platform.assets import keys
-from energy_platform.assets.policies import REPORT_REFRESH_MINUTES
+from energy_platform.defs.assets import keys
+from energy_platform.defs.assets.policies import REPORT_REFRESH_MINUTES
 from energy_platform.settings import Settings
 from energy_platform_tests.harness import drain, platform_defs
 from energy_platform_tests.test_reliability.support import day, jsonl, readings

@@ -11,7 +11,7 @@ import pytest
 from dagster import instance_for_test
 
 from energy_platform import contract as c
-from energy_platform.checks import county_5min_reconciles
+from energy_platform.defs.checks import county_5min_reconciles
 from energy_platform.settings import Settings
 from energy_platform_tests.harness import drain, platform_defs
 

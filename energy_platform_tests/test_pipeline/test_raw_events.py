@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from energy_platform import contract as c
-from energy_platform.raw_events import (
+from energy_platform.transforms.raw_events import (
     MAX_KEY_BYTES,
     MAX_MESSAGE_CHARS,
     RawObjectEvent,

@@ -14,12 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from energy_platform import contract as c
-from energy_platform.cli import main as cli
-from energy_platform.provision import MAX_RECEIVES
-from energy_platform.raw_events import parse_message
-from energy_platform.replay import MAX_REASON_CHARS, Unreplayable, classify, printable
 from energy_platform.resources.queue import Message
 from energy_platform.settings import Settings
+from energy_platform.tools.cli import main as cli
+from energy_platform.tools.provision import MAX_RECEIVES
+from energy_platform.tools.replay import MAX_REASON_CHARS, Unreplayable, classify, printable
+from energy_platform.transforms.raw_events import parse_message
 from energy_platform_tests.harness import DrainStats, ingest_tick
 
 FAILED = {  # as run_failure_alert_sensor writes a failed ingest run's file

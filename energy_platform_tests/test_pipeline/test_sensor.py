@@ -11,8 +11,8 @@ import pytest
 from dagster import instance_for_test
 
 from energy_platform import contract as c
-from energy_platform.raw_events import MAX_FILES_PER_RUN
 from energy_platform.settings import Settings
+from energy_platform.transforms.raw_events import MAX_FILES_PER_RUN
 from energy_platform_tests.harness import DrainStats, ingest_tick, run_ingest
 
 pytestmark = pytest.mark.slow
@@ -77,7 +77,7 @@ def test_redelivered_events_after_a_crash_are_not_processed_twice(
     platform_env: Settings, monkeypatch
 ) -> None:
     """A daemon that dies before deleting messages: they come back, the runs are not repeated."""
-    import energy_platform.sensors as sensors
+    import energy_platform.defs.sensors as sensors
 
     monkeypatch.setattr(sensors, "VISIBILITY_SECONDS", 1)
     keys = [f"raw/crash/{i}.json" for i in range(30)]
@@ -114,7 +114,7 @@ def test_day_with_gold_older_than_silver_is_requested_again_after_a_failed_run(
     platform_env: Settings, monkeypatch
 ) -> None:
     """A daily run that died between silver and gold: the sensor asks for the day again."""
-    import energy_platform.sensors as sensors
+    import energy_platform.defs.sensors as sensors
     from energy_platform_tests.harness import drain, platform_defs, run_days
 
     monkeypatch.setattr(sensors, "FAILED_DAY_BACKOFF_SECONDS", 0)

@@ -8,12 +8,12 @@ from click.testing import CliRunner
 from dagster import AssetKey, DagsterInstance, MetadataValue, RunsFilter, instance_for_test
 
 from energy_platform import contract as c
-from energy_platform import datasets, schemas
-from energy_platform.alerts import WEBSERVER_URL_ENV
-from energy_platform.assets import keys
-from energy_platform.cli import main as cli
-from energy_platform.metadata import COLUMN_SCHEMA, OBJECT_LINK, ROW_COUNT, URI
-from energy_platform.settings import Settings
+from energy_platform import schemas
+from energy_platform.defs.assets import keys
+from energy_platform.defs.metadata import COLUMN_SCHEMA, OBJECT_LINK, ROW_COUNT, URI
+from energy_platform.resources import datasets
+from energy_platform.settings import WEBSERVER_URL_ENV, Settings
+from energy_platform.tools.cli import main as cli
 from energy_platform_tests.harness import drain
 from energy_platform_tests.lake_view import LakeView
 from energy_platform_tests.test_reliability.support import day, jsonl, readings

@@ -33,7 +33,7 @@ def main() -> int:
     parser.add_argument("--ready-file", required=True)
     args = parser.parse_args()
 
-    from energy_platform import ledger
+    from energy_platform.resources import ledger
     from energy_platform.resources.s3 import LakeStorage
 
     def hang() -> None:

@@ -22,13 +22,12 @@ from dagster import (
 )
 
 from energy_platform import contract as c
-from energy_platform.alerts import WEBSERVER_URL_ENV
-from energy_platform.assets import keys
-from energy_platform.cli import main as cli
 from energy_platform.contract import prefixed
-from energy_platform.provision import provision
-from energy_platform.sensors import run_failure_alert_sensor
-from energy_platform.settings import Settings
+from energy_platform.defs.assets import keys
+from energy_platform.defs.sensors import run_failure_alert_sensor
+from energy_platform.settings import WEBSERVER_URL_ENV, Settings
+from energy_platform.tools.cli import main as cli
+from energy_platform.tools.provision import provision
 from energy_platform_tests.harness import DrainStats, drain, ingest_tick, platform_defs, run_ingest
 from energy_platform_tests.lake_view import LakeView
 from energy_platform_tests.test_reliability.support import (

@@ -17,9 +17,9 @@ from click.testing import CliRunner
 from dagster import instance_for_test
 
 from energy_platform import contract as c
-from energy_platform.cli import main as cli
-from energy_platform.provision import provision
 from energy_platform.settings import Settings
+from energy_platform.tools.cli import main as cli
+from energy_platform.tools.provision import provision
 from energy_platform_tests.harness import (
     DrainStats,
     drain,

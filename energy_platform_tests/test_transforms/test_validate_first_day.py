@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from energy_platform import contract as c
-from energy_platform.partitions import FIRST_DAY, daily_partitions
+from energy_platform.defs.partitions import FIRST_DAY, daily_partitions
 from energy_platform.settings import Settings
 from energy_platform.transforms.parse import parse_object
 from energy_platform.transforms.validate import validate_records

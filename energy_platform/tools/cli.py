@@ -13,8 +13,8 @@ from energy_platform.settings import get_settings
 
 if TYPE_CHECKING:
     from energy_platform.api.auth import Exposure
-    from energy_platform.replay import ReplayItem, Unreplayable
     from energy_platform.resources import EventQueues
+    from energy_platform.tools.replay import ReplayItem, Unreplayable
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,7 +25,7 @@ def main() -> None:
     AWS_REGION, ENERGY_BUCKET, ENERGY_TABLE_PREFIX. With AWS_ENDPOINT_URL unset and
     `energy-platform dev` running in this folder, commands use its local emulator.
     """
-    from energy_platform.emulator import adopt_running_emulator
+    from energy_platform.local.emulator import adopt_running_emulator
 
     endpoint = adopt_running_emulator(Path.cwd())
     if endpoint:
@@ -35,7 +35,7 @@ def main() -> None:
 @main.command()
 def provision() -> None:
     """Create the bucket, tables, topic and queues (idempotent: safe to run again)."""
-    from energy_platform.provision import provision as run_provision
+    from energy_platform.tools.provision import provision as run_provision
 
     settings = get_settings()
     where = settings.endpoint_url or f"AWS ({settings.region})"
@@ -120,7 +120,7 @@ def simulate(
             f"--batches {batches} is over the safety cap --max-batches {max_batches}; raise the cap if you mean it"
         )
     from energy_platform.resources import LakeStorage
-    from energy_platform.simulate import SimulationConfig, run_simulation
+    from energy_platform.tools.simulate import SimulationConfig, run_simulation
 
     config = SimulationConfig(
         records=records,
@@ -142,12 +142,18 @@ def simulate(
 
 
 @main.command()
-@click.option("--port", default=3000, show_default=True, type=int, help="Port of the Dagster UI.")
+@click.option(
+    "--port",
+    default=3000,
+    show_default=True,
+    type=int,
+    help="Port of the Dagster UI (alerts link to it: DAGSTER_WEBSERVER_URL).",
+)
 @click.option(
     "--fresh", is_flag=True, help="Start with an empty emulator and an empty run history."
 )
 def dev(port: int, fresh: bool) -> None:
-    """Run the platform locally: moto's server, provisioning, then `dagster dev` (Ctrl-C stops all).
+    """Run the platform locally: moto's server, provisioning, then `dg dev` (Ctrl-C stops all).
 
     The emulator's state-changing requests are recorded under .emulator/ and replayed at the
     next start (reads and message traffic are not: queues start empty, and nothing is published
@@ -162,7 +168,7 @@ def dev(port: int, fresh: bool) -> None:
             "`energy-platform dev` needs moto's server, which is not installed: "
             "install the dev extra: pip install -e '.[dev]' (or run `make dev`)"
         )
-    from energy_platform.devserver import run_dev
+    from energy_platform.local.devserver import run_dev
 
     sys.exit(run_dev(Path.cwd(), ui_port=port, fresh=fresh, echo=click.echo))
 
@@ -186,8 +192,8 @@ def replay(dry_run: bool, missing: bool, drop_unreplayable: bool) -> None:
     A dead letter that names no object (a malformed message, say) is listed and kept, unless
     --drop-unreplayable removes it.
     """
-    from energy_platform import replay as rp
     from energy_platform.resources import DynamoTables, EventQueues, LakeStorage
+    from energy_platform.tools import replay as rp
 
     queues = EventQueues()
     letters = rp.dead_lettered(queues)
@@ -216,7 +222,7 @@ def replay(dry_run: bool, missing: bool, drop_unreplayable: bool) -> None:
 
 def _list_replay(items: list[ReplayItem], unreplayable: list[Unreplayable]) -> None:
     """One line per object to re-process, then one per dead letter that names none."""
-    from energy_platform.replay import printable
+    from energy_platform.tools.replay import printable
 
     for item in items:
         click.echo(f"  {printable(item.key)}  ({printable(item.why)})")
@@ -229,7 +235,7 @@ def _list_replay(items: list[ReplayItem], unreplayable: list[Unreplayable]) -> N
 
 def _settle_unreplayable(queues: EventQueues, unreplayable: list[Unreplayable], drop: bool) -> None:
     """Remove the dead letters that cannot be replayed if asked, else make them visible again."""
-    from energy_platform import replay as rp
+    from energy_platform.tools import replay as rp
 
     if not unreplayable:
         return
@@ -251,9 +257,9 @@ def which_run(key: str) -> None:
     UI (DAGSTER_WEBSERVER_URL), one line per version of the object in the ingested-files ledger,
     oldest first."""
     from energy_platform import contract as c
-    from energy_platform.alerts import run_url
-    from energy_platform.replay import printable
+    from energy_platform.defs.alerts import run_url
     from energy_platform.resources import DynamoTables
+    from energy_platform.tools.replay import printable
 
     entries = sorted(
         DynamoTables().query(c.INGESTED_FILES_TABLE, key), key=lambda e: str(e["processed_at"])

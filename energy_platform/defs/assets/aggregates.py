@@ -12,14 +12,13 @@ from dagster import (
     asset,
 )
 
-from energy_platform import datasets
-from energy_platform.assets import keys
-from energy_platform.assets.ingest import AWS_RETRY
-from energy_platform.assets.policies import DATA_FRESHNESS
-from energy_platform.daystore import DayDataset, sync_day
-from energy_platform.metadata import column_schema, s3_location, table_metadata
-from energy_platform.partitions import daily_partitions
-from energy_platform.resources import DynamoTables, LakeStorage
+from energy_platform.defs.assets import keys
+from energy_platform.defs.assets.ingest import AWS_RETRY
+from energy_platform.defs.assets.policies import DATA_FRESHNESS
+from energy_platform.defs.metadata import column_schema, s3_location, table_metadata
+from energy_platform.defs.partitions import daily_partitions
+from energy_platform.resources import DynamoTables, LakeStorage, datasets
+from energy_platform.resources.daystore import DayDataset, sync_day
 from energy_platform.transforms.aggregate import county_5min, site_daily
 from energy_platform.transforms.frames import to_frame
 

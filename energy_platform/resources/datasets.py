@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from energy_platform import contract as c
 from energy_platform import schemas
-from energy_platform.daystore import DayDataset
+from energy_platform.resources.daystore import DayDataset
 from energy_platform.transforms import serving
 
 READINGS = DayDataset(

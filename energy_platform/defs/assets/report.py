@@ -11,9 +11,9 @@ from typing import Any
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
 from energy_platform import contract as c
-from energy_platform.assets import keys
-from energy_platform.assets.policies import REPORT_FRESHNESS, report_refresh
-from energy_platform.metadata import s3_location
+from energy_platform.defs.assets import keys
+from energy_platform.defs.assets.policies import REPORT_FRESHNESS, report_refresh
+from energy_platform.defs.metadata import s3_location
 from energy_platform.report.html import render_report
 from energy_platform.report.lake import open_s3_lake
 from energy_platform.resources import LakeStorage

@@ -1,4 +1,9 @@
-"""`energy-platform dev`: the whole platform on a laptop, no AWS account needed."""
+"""`energy-platform dev`: the whole platform on a laptop, no AWS account needed.
+
+The emulator's recording (.emulator/) and Dagster's history (.dagster_home/) live in the folder
+it is started from; the UI is `dg dev` on the dg project (pyproject.toml's [tool.dg]) that
+holds this package.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from energy_platform.emulator import (
+import energy_platform
+from energy_platform.local.emulator import (
     ENDPOINT_FILE,
     LOCAL_CREDENTIALS,
     STATE_DIR,
@@ -18,22 +24,44 @@ from energy_platform.emulator import (
     ReplayReport,
     is_live,
 )
-from energy_platform.provision import provision
-from energy_platform.settings import get_settings
+from energy_platform.settings import WEBSERVER_URL_ENV, get_settings
+from energy_platform.tools.provision import provision
 
 DAGSTER_HOME_DIR = ".dagster_home"
 RECORDING_FILE = "recording.jsonl"
+INSTANCE_YAML = Path(__file__).with_name("dagster.yaml")
+"""The local instance's settings, copied into DAGSTER_HOME (never read from the working folder)."""
+
+
+def _is_dg_project(folder: Path) -> bool:
+    pyproject = folder / "pyproject.toml"
+    return pyproject.is_file() and "[tool.dg]" in pyproject.read_text()
+
+
+def dg_project(start: Path) -> Path | None:
+    """The dg project to serve: the first of `start` and its parents that is one, else the
+    source folder this package is installed from (an editable install), else None."""
+    for folder in (start, *start.parents):
+        if _is_dg_project(folder):
+            return folder
+    source = Path(energy_platform.__file__).resolve().parent.parent
+    return source if _is_dg_project(source) else None
+
+
+def _dg_command() -> str | None:
+    beside = Path(sys.executable).with_name("dg")
+    return str(beside) if beside.exists() else shutil.which("dg")
 
 
 def _has_history(dagster_home: Path) -> bool:
     return (dagster_home / "history").exists() or (dagster_home / "storage").exists()
 
 
-def _reset_dagster_home(dagster_home: Path, project: Path) -> None:
+def _reset_dagster_home(dagster_home: Path) -> None:
     if dagster_home.exists():
         shutil.rmtree(dagster_home)
     dagster_home.mkdir(parents=True)
-    shutil.copy(project / "dagster.yaml", dagster_home / "dagster.yaml")
+    shutil.copy(INSTANCE_YAML, dagster_home / "dagster.yaml")
 
 
 def _replayed(report: ReplayReport) -> str:
@@ -45,9 +73,17 @@ def _replayed(report: ReplayReport) -> str:
 
 
 def run_dev(project: Path, ui_port: int, fresh: bool, echo: Callable[[str], None]) -> int:
-    """Start (or reuse) the emulator, provision, run `dagster dev`; returns its exit code."""
-    if not (project / "workspace.yaml").exists():
-        echo(f"No workspace.yaml in {project}: run `energy-platform dev` from the project folder.")
+    """Start (or reuse) the emulator, provision, run `dg dev`; returns its exit code.
+
+    `project` is the folder that keeps the emulator's recording and Dagster's history.
+    """
+    dg_root = dg_project(project)
+    dg = _dg_command()
+    if dg_root is None or dg is None:
+        echo(
+            "`energy-platform dev` needs Dagster's `dg` command (the dev extra) and the project's "
+            "pyproject.toml ([tool.dg]): run it from the project folder after `make install`."
+        )
         return 2
     state = project / STATE_DIR
     dagster_home = project / DAGSTER_HOME_DIR
@@ -61,7 +97,7 @@ def run_dev(project: Path, ui_port: int, fresh: bool, echo: Callable[[str], None
     if endpoint and is_live(endpoint):
         echo(f"Using the AWS endpoint already running at {endpoint}")
         if not dagster_home.exists() or fresh:
-            _reset_dagster_home(dagster_home, project)
+            _reset_dagster_home(dagster_home)
     else:
         keep = (
             not fresh
@@ -72,7 +108,7 @@ def run_dev(project: Path, ui_port: int, fresh: bool, echo: Callable[[str], None
         if not keep:
             echo("Starting fresh: empty emulator, empty Dagster history.")
             recording.unlink(missing_ok=True)
-            _reset_dagster_home(dagster_home, project)
+            _reset_dagster_home(dagster_home)
         server = MotoServer(recording=recording)
         endpoint = server.start(log_file=state / "moto.log")
         os.environ["AWS_ENDPOINT_URL"] = endpoint
@@ -91,7 +127,7 @@ def run_dev(project: Path, ui_port: int, fresh: bool, echo: Callable[[str], None
                 )
                 server.stop()
                 recording.unlink(missing_ok=True)
-                _reset_dagster_home(dagster_home, project)
+                _reset_dagster_home(dagster_home)
                 server = MotoServer(port=server.port, recording=recording)
                 endpoint = server.start(log_file=state / "moto.log")
     try:
@@ -102,22 +138,18 @@ def run_dev(project: Path, ui_port: int, fresh: bool, echo: Callable[[str], None
             f"({len(report.created)} created)"
         )
         os.environ["DAGSTER_HOME"] = str(dagster_home)
+        # Alerts and `which-run` link to this UI.
+        os.environ[WEBSERVER_URL_ENV] = f"http://localhost:{ui_port}"
+        # The venv dg runs from is the project's: said so, dg does not warn that none is active.
+        if sys.prefix != sys.base_prefix:
+            os.environ["VIRTUAL_ENV"] = sys.prefix
         echo(
             f"Dagster UI on http://localhost:{ui_port}  (DAGSTER_HOME={dagster_home}); Ctrl-C stops everything."
         )
         echo("Feed it data from another terminal:  .venv/bin/energy-platform simulate --batches 3")
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "dagster",
-                "dev",
-                "-w",
-                str(project / "workspace.yaml"),
-                "-p",
-                str(ui_port),
-            ],
-            cwd=project,
+            [dg, "dev", "--target-path", str(dg_root), "--port", str(ui_port)],
+            cwd=dg_root,
         )
         try:
             return proc.wait()

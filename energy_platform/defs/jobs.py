@@ -1,8 +1,9 @@
-"""Jobs: one run per batch of raw files, one run per day partition (partitioned like its assets)."""
+"""Jobs: one run per batch of raw files, one run per day partition (partitioned like its assets),
+and the freshness check on its own."""
 
 from dagster import AssetCheckKey, AssetSelection, define_asset_job, in_process_executor
 
-from energy_platform.assets import keys
+from energy_platform.defs.assets import keys
 
 FRESHNESS_CHECK = AssetCheckKey(keys.STAGED_READINGS, "raw_objects_processed_in_time")
 # The freshness check lists all of raw/: it runs on its own schedule, not with every batch.
@@ -24,4 +25,10 @@ daily_job = define_asset_job(
     executor_def=in_process_executor,
     description="Merge a day's staged rows into silver, re-derive its anomalies and gold aggregates "
     "(started by staged_partitions_sensor; backfill it to recompute days).",
+)
+freshness_job = define_asset_job(
+    "freshness_job",
+    selection=AssetSelection.checks(FRESHNESS_CHECK),
+    executor_def=in_process_executor,
+    description="Check that nothing under raw/ or staging/ waits longer than the freshness bound.",
 )

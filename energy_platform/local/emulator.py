@@ -202,7 +202,7 @@ class MotoServer:
             [
                 sys.executable,
                 "-m",
-                "energy_platform.emulator_server",
+                "energy_platform.local.emulator_server",
                 "-H",
                 self.host,
                 "-p",

@@ -1,10 +1,13 @@
-"""Sensors: new raw objects -> ingest runs; staged days -> daily runs; failed runs -> alerts."""
+"""Sensors: new raw objects -> ingest runs; staged days -> daily runs; failed runs -> alerts;
+the assets' automation conditions (the report's refresh)."""
 
 import time
 from datetime import UTC, datetime, timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
 from dagster import (
+    AssetSelection,
+    AutomationConditionSensorDefinition,
     DagsterRunStatus,
     DefaultSensorStatus,
     RunFailureSensorContext,
@@ -18,21 +21,20 @@ from dagster import (
 )
 
 from energy_platform import contract as c
-from energy_platform import ledger
-from energy_platform.alerts import run_url
-from energy_platform.jobs import daily_job, ingest_job
-from energy_platform.partitions import daily_partitions
-from energy_platform.raw_events import (
+from energy_platform.defs.alerts import run_url
+from energy_platform.defs.jobs import daily_job, ingest_job
+from energy_platform.defs.partitions import daily_partitions
+from energy_platform.resources import AlertNotifier, EventQueues, LakeStorage, ledger
+from energy_platform.resources.dynamodb import DynamoTables
+from energy_platform.resources.queue import Message, SendRefused
+from energy_platform.transforms.batch import batch_id
+from energy_platform.transforms.raw_events import (
     RawCursor,
     RawObjectEvent,
     latest_per_key,
     parse_message,
     plan_runs,
 )
-from energy_platform.resources import AlertNotifier, EventQueues, LakeStorage
-from energy_platform.resources.dynamodb import DynamoTables
-from energy_platform.resources.queue import Message, SendRefused
-from energy_platform.transforms.batch import batch_id
 
 MAX_MESSAGES_PER_TICK = 1000
 MAX_REASON_CHARS = 300
@@ -287,3 +289,13 @@ def run_failure_alert_sensor(
             "`energy-platform replay` for an ingest run, else re-execute the run from its page.",
         },
     )
+
+
+automation_sensor = AutomationConditionSensorDefinition(
+    "automation_sensor",
+    target=AssetSelection.all(),
+    default_status=DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+    description="Evaluates the assets' automation conditions (energy_report: rebuilt after new "
+    "data, at most every 5 minutes). On by default: Dagster's own default sensor starts stopped.",
+)

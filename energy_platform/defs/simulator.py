@@ -25,7 +25,7 @@ from dagster import (
 from pydantic import Field
 
 from energy_platform.resources.s3 import LakeStorage
-from energy_platform.simulate import (
+from energy_platform.tools.simulate import (
     READING_INTERVAL_S,
     SimulationConfig,
     batch_format,

@@ -7,7 +7,7 @@
 2. The request recorder (MOTO_ENABLE_RECORDING) appends from every server thread without a
    lock, so concurrent requests could interleave into one corrupt line and break the replay.
    We serialize its writes.
-3. The recording keeps only what changes state (`energy_platform.emulator.changes_state`): no
+3. The recording keeps only what changes state (`energy_platform.local.emulator.changes_state`): no
    reads, no message traffic (SNS Publish, SQS Send/Receive/DeleteMessage...), and nothing
    re-sent by a replay. A replayed request sends no S3 event notification either, so a restart
    delivers nothing that was delivered before.
@@ -30,7 +30,7 @@ from moto.s3 import notifications
 from moto.server import main
 from moto.sqs import models
 
-from energy_platform.emulator import REPLAY_HEADER, changes_state
+from energy_platform.local.emulator import REPLAY_HEADER, changes_state
 
 
 def _retention_ok(self: models.SQSBackend, queue_name: str, message: models.Message) -> bool:

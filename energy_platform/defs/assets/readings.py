@@ -4,15 +4,15 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, MetadataValue, multi_asset
 
 from energy_platform import contract as c
-from energy_platform import datasets, schemas
-from energy_platform.alerts import batch_anomaly_summary
-from energy_platform.assets import keys
-from energy_platform.assets.ingest import AWS_RETRY
-from energy_platform.assets.policies import DATA_FRESHNESS
-from energy_platform.daystore import sync_day
-from energy_platform.metadata import column_schema, s3_location, table_metadata
-from energy_platform.partitions import daily_partitions
-from energy_platform.resources import AlertNotifier, DynamoTables, LakeStorage
+from energy_platform import schemas
+from energy_platform.defs.alerts import batch_anomaly_summary
+from energy_platform.defs.assets import keys
+from energy_platform.defs.assets.ingest import AWS_RETRY
+from energy_platform.defs.assets.policies import DATA_FRESHNESS
+from energy_platform.defs.metadata import column_schema, s3_location, table_metadata
+from energy_platform.defs.partitions import daily_partitions
+from energy_platform.resources import AlertNotifier, DynamoTables, LakeStorage, datasets
+from energy_platform.resources.daystore import sync_day
 from energy_platform.settings import get_settings
 from energy_platform.transforms.anomalies import AnomalyParams, detect_anomalies
 from energy_platform.transforms.dedupe import latest_readings

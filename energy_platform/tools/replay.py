@@ -14,10 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from energy_platform import contract as c
-from energy_platform import ledger
-from energy_platform.raw_events import RawObjectEvent, parse_message
-from energy_platform.resources import DynamoTables, EventQueues, LakeStorage
+from energy_platform.resources import DynamoTables, EventQueues, LakeStorage, ledger
 from energy_platform.resources.queue import Message
+from energy_platform.transforms.raw_events import RawObjectEvent, parse_message
 
 PEEK_VISIBILITY_SECONDS = 30
 MAX_DEAD_LETTERS = 10_000

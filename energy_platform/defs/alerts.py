@@ -3,22 +3,19 @@ and a link to the run in the Dagster UI."""
 
 from __future__ import annotations
 
-import os
-from typing import Any, Final
+from typing import Any
 
 import pandas as pd
 
 from energy_platform import contract as c
+from energy_platform.settings import get_settings
 
 WORST_SITES = 5
-WEBSERVER_URL_ENV: Final = "DAGSTER_WEBSERVER_URL"
-DEFAULT_WEBSERVER_URL: Final = "http://localhost:3000"
 
 
 def run_url(run_id: str) -> str:
-    """The run's page in the Dagster UI (base URL from DAGSTER_WEBSERVER_URL, read each call)."""
-    base = os.environ.get(WEBSERVER_URL_ENV) or DEFAULT_WEBSERVER_URL
-    return f"{base.rstrip('/')}/runs/{run_id}"
+    """The run's page in the Dagster UI (`Settings.webserver_url`, read each call)."""
+    return f"{get_settings().webserver_url.rstrip('/')}/runs/{run_id}"
 
 
 def batch_anomaly_summary(

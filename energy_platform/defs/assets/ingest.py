@@ -22,11 +22,11 @@ from dagster import (
 from pydantic import Field
 
 from energy_platform import contract as c
-from energy_platform import ledger, schemas
-from energy_platform.assets import keys
-from energy_platform.checks import alert_check_failure
-from energy_platform.metadata import column_schema, s3_location, table_metadata
-from energy_platform.resources import AlertNotifier, DynamoTables, LakeStorage
+from energy_platform import schemas
+from energy_platform.defs.assets import keys
+from energy_platform.defs.checks import alert_check_failure
+from energy_platform.defs.metadata import column_schema, s3_location, table_metadata
+from energy_platform.resources import AlertNotifier, DynamoTables, LakeStorage, ledger
 from energy_platform.resources.s3 import ObjectInfo
 from energy_platform.settings import get_settings
 from energy_platform.transforms.batch import (

@@ -1,0 +1,1 @@
+"""Laptop only: the emulator (moto's server, recorded and replayed) and `energy-platform dev`."""
