@@ -147,15 +147,23 @@ def run_dev(project: Path, ui_port: int, fresh: bool, echo: Callable[[str], None
             f"Dagster UI on http://localhost:{ui_port}  (DAGSTER_HOME={dagster_home}); Ctrl-C stops everything."
         )
         echo("Feed it data from another terminal:  .venv/bin/energy-platform simulate --batches 3")
+        # dg runs in a process group of its own so that it gets exactly one SIGINT, from here:
+        # Ctrl-C in the terminal would send it one too, and a second one cuts short Dagster's
+        # orderly shutdown of its webserver, daemon and code server (they would outlive it).
         proc = subprocess.Popen(
             [dg, "dev", "--target-path", str(dg_root), "--port", str(ui_port)],
             cwd=dg_root,
+            start_new_session=True,
         )
         try:
             return proc.wait()
         except KeyboardInterrupt:
             proc.send_signal(signal.SIGINT)
-            return proc.wait()
+            while True:
+                try:
+                    return proc.wait()
+                except KeyboardInterrupt:
+                    continue  # already shutting down
     finally:
         if server is not None:
             echo("Stopping the emulator.")
