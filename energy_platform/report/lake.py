@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlparse
 
 import duckdb
 import numpy as np
@@ -18,7 +17,6 @@ import pyarrow.fs as pafs
 
 from energy_platform import contract as c
 from energy_platform import schemas
-from energy_platform.settings import Settings
 from energy_platform.transforms.duck import connection
 from energy_platform.transforms.report_data import QUARANTINE_SCHEMA, LakeTables
 
@@ -58,18 +56,6 @@ WHERE fields IS NOT NULL OR line IS NULL
 
 DATE_PARTITIONING = ds.partitioning(pa.schema([(c.DATE, pa.string())]), flavor="hive")
 """`date=YYYY-MM-DD/` directories; the value is kept as text, as in `site_daily`."""
-
-
-def s3_filesystem(settings: Settings) -> pafs.S3FileSystem:
-    """pyarrow's S3 filesystem for the platform's region, at `AWS_ENDPOINT_URL` when set."""
-    if not settings.endpoint_url:
-        return pafs.S3FileSystem(region=settings.region)
-    endpoint = urlparse(settings.endpoint_url)
-    return pafs.S3FileSystem(
-        region=settings.region,
-        scheme=endpoint.scheme or "https",
-        endpoint_override=endpoint.netloc or endpoint.path,
-    )
 
 
 def _files(fs: pafs.FileSystem, base: str, suffixes: tuple[str, ...]) -> list[str]:
@@ -197,8 +183,3 @@ def open_lake(fs: pafs.FileSystem, root: str) -> LakeTables:
         site_daily=_parquet_dataset(fs, under(c.GOLD_SITE_DAILY_PREFIX), schemas.SITE_DAILY),
         quarantine=_quarantine_table(fs, under(c.QUARANTINE_PREFIX)),
     )
-
-
-def open_s3_lake(settings: Settings) -> LakeTables:
-    """The report's inputs in the platform's bucket."""
-    return open_lake(s3_filesystem(settings), settings.bucket)

@@ -6,11 +6,14 @@ import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlparse
 
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from energy_platform.resources.clients import AwsResource, bucket_field
+from energy_platform.settings import get_settings
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,19 @@ class LakeStorage(AwsResource):
         except self.client.exceptions.NoSuchKey:
             return None
         return pq.read_table(io.BytesIO(body))
+
+    def filesystem(self) -> pafs.S3FileSystem:
+        """pyarrow's S3 filesystem for this bucket's region, at `AWS_ENDPOINT_URL` when set
+        (how the report reads the lake with Arrow datasets)."""
+        endpoint_url = get_settings().endpoint_url
+        if not endpoint_url:
+            return pafs.S3FileSystem(region=self.region)
+        endpoint = urlparse(endpoint_url)
+        return pafs.S3FileSystem(
+            region=self.region,
+            scheme=endpoint.scheme or "https",
+            endpoint_override=endpoint.netloc or endpoint.path,
+        )
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"

@@ -12,11 +12,9 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetSpec,
-    Backoff,
     Config,
     MaterializeResult,
     MetadataValue,
-    RetryPolicy,
     multi_asset,
 )
 from pydantic import Field
@@ -24,6 +22,7 @@ from pydantic import Field
 from energy_platform import contract as c
 from energy_platform import schemas
 from energy_platform.defs.assets import keys
+from energy_platform.defs.assets.policies import AWS_RETRY
 from energy_platform.defs.checks import alert_check_failure
 from energy_platform.defs.metadata import column_schema, s3_location, table_metadata
 from energy_platform.resources import AlertNotifier, DynamoTables, LakeStorage, ledger
@@ -38,9 +37,6 @@ from energy_platform.transforms.batch import (
 )
 from energy_platform.transforms.frames import to_table
 from energy_platform.transforms.quarantine import quarantine_jsonl
-
-AWS_RETRY = RetryPolicy(max_retries=3, delay=2, backoff=Backoff.EXPONENTIAL)
-"""For steps that touch AWS: transient faults past botocore's own retries get the step retried."""
 
 
 class RawObject(Config):

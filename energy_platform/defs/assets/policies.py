@@ -1,4 +1,5 @@
-"""When the assets should be fresh, and when the report refreshes itself: the windows, in one place.
+"""When the assets should be fresh, when the report refreshes itself, and how steps that touch
+AWS are retried: the policies of the assets, in one place.
 
 Meters report every 5 minutes and a raw file reaches silver and gold within a minute or so
 (sensor ticks of 10 s, runs of seconds), so silver and gold updated less than 10 minutes ago
@@ -9,7 +10,10 @@ See docs/OPERATIONS.md, "Freshness and the report's refresh".
 from datetime import timedelta
 from typing import Final
 
-from dagster import AutomationCondition, FreshnessPolicy
+from dagster import AutomationCondition, Backoff, FreshnessPolicy, RetryPolicy
+
+AWS_RETRY: Final = RetryPolicy(max_retries=3, delay=2, backoff=Backoff.EXPONENTIAL)
+"""For steps that touch AWS: transient faults past botocore's own retries get the step retried."""
 
 DATA_WARN_AFTER: Final = timedelta(minutes=10)
 """Silver and gold not updated for this long: WARN (two 5-minute batches without new data)."""

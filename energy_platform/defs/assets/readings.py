@@ -7,8 +7,7 @@ from energy_platform import contract as c
 from energy_platform import schemas
 from energy_platform.defs.alerts import batch_anomaly_summary
 from energy_platform.defs.assets import keys
-from energy_platform.defs.assets.ingest import AWS_RETRY
-from energy_platform.defs.assets.policies import DATA_FRESHNESS
+from energy_platform.defs.assets.policies import AWS_RETRY, DATA_FRESHNESS
 from energy_platform.defs.metadata import column_schema, s3_location, table_metadata
 from energy_platform.defs.partitions import daily_partitions
 from energy_platform.resources import AlertNotifier, DynamoTables, LakeStorage, datasets

@@ -3,7 +3,6 @@
 # No `from __future__ import annotations` here: Dagster 1.13 compares the `context` annotation
 # with the class itself and rejects the string form.
 
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,9 +14,8 @@ from energy_platform.defs.assets import keys
 from energy_platform.defs.assets.policies import REPORT_FRESHNESS, report_refresh
 from energy_platform.defs.metadata import s3_location
 from energy_platform.report.html import render_report
-from energy_platform.report.lake import open_s3_lake
+from energy_platform.report.lake import open_lake
 from energy_platform.resources import LakeStorage
-from energy_platform.settings import get_settings
 from energy_platform.transforms.report_data import KPI_KEYS, compute_report_data
 
 LOCAL_REPORT_PATH = Path("reports") / "energy_report.html"
@@ -59,9 +57,7 @@ def energy_report(context: AssetExecutionContext, lake: LakeStorage) -> Material
     reports/energy_report.html in S3 and in the working directory. Rebuilt by itself after new
     data, at most every few minutes (policies.report_refresh).
     """
-    # The lake resource names the bucket and region; the endpoint comes from the environment.
-    settings = replace(get_settings(), bucket=lake.bucket, region=lake.region)
-    tables = open_s3_lake(settings)
+    tables = open_lake(lake.filesystem(), lake.bucket)
     data = compute_report_data(tables)
     page = render_report(data, datetime.now(UTC), lake.uri("")).encode("utf-8")
 
