@@ -7,11 +7,13 @@ holds this package.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -110,7 +112,9 @@ def run_dev(project: Path, ui_port: int, fresh: bool, echo: Callable[[str], None
             recording.unlink(missing_ok=True)
             _reset_dagster_home(dagster_home)
         server = MotoServer(recording=recording)
-        endpoint = server.start(log_file=state / "moto.log")
+        # Ctrl-C must not stop the emulator before Dagster: its sensors would retry against a
+        # dead endpoint and hold up the shutdown. It is stopped last, below.
+        endpoint = server.start(log_file=state / "moto.log", own_session=True)
         os.environ["AWS_ENDPOINT_URL"] = endpoint
         (state / ENDPOINT_FILE).write_text(endpoint)
         echo(f"Emulator (moto's server) on {endpoint}, state changes recorded in {recording}")
@@ -129,7 +133,7 @@ def run_dev(project: Path, ui_port: int, fresh: bool, echo: Callable[[str], None
                 recording.unlink(missing_ok=True)
                 _reset_dagster_home(dagster_home)
                 server = MotoServer(port=server.port, recording=recording)
-                endpoint = server.start(log_file=state / "moto.log")
+                endpoint = server.start(log_file=state / "moto.log", own_session=True)
     try:
         settings = get_settings()
         report = provision(settings)
@@ -155,17 +159,43 @@ def run_dev(project: Path, ui_port: int, fresh: bool, echo: Callable[[str], None
             cwd=dg_root,
             start_new_session=True,
         )
+        previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             return proc.wait()
         except KeyboardInterrupt:
-            proc.send_signal(signal.SIGINT)
-            while True:
-                try:
-                    return proc.wait()
-                except KeyboardInterrupt:
-                    continue  # already shutting down
+            return _stop_dg(proc, echo)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
     finally:
         if server is not None:
             echo("Stopping the emulator.")
             (state / ENDPOINT_FILE).unlink(missing_ok=True)
             server.stop()
+
+
+DG_SHUTDOWN_SECONDS = 45
+"""How long Dagster may take to stop after Ctrl-C before its processes are terminated."""
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM (a service manager, `kill`) stops everything the way Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
+def _stop_dg(proc: subprocess.Popen[bytes], echo: Callable[[str], None]) -> int:
+    """One SIGINT to dg's process group, then SIGTERM and SIGKILL if it outstays its time:
+    nothing of Dagster outlives `energy-platform dev`."""
+    os.killpg(proc.pid, signal.SIGINT)
+    for sig, wait in ((signal.SIGTERM, DG_SHUTDOWN_SECONDS), (signal.SIGKILL, 10.0)):
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                return proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                break
+            except KeyboardInterrupt:
+                continue  # already shutting down
+        echo(f"Dagster did not stop in time: sending {sig.name} to its processes.")
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+    return proc.wait()

@@ -193,7 +193,11 @@ class MotoServer:
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self, log_file: Path | None = None, timeout: float = 30.0) -> str:
+    def start(
+        self, log_file: Path | None = None, timeout: float = 30.0, own_session: bool = False
+    ) -> str:
+        """Start the server and wait until it answers; its endpoint. With `own_session`, a
+        Ctrl-C in the terminal does not reach it: its owner stops it when it is done."""
         env = dict(os.environ)
         if self.recording is not None:
             env.update(MOTO_ENABLE_RECORDING="True", MOTO_RECORDER_FILEPATH=str(self.recording))
@@ -211,6 +215,7 @@ class MotoServer:
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
+            start_new_session=own_session,
         )
         deadline = time.monotonic() + timeout
         while not is_live(self.endpoint):
