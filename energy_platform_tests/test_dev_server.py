@@ -78,7 +78,14 @@ def _start(project: Path, port: int, log) -> subprocess.Popen:
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        # Ctrl-C works as in a terminal even when this suite runs in the background of a
+        # non-interactive shell, whose jobs inherit SIGINT as ignored.
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _stop(proc: subprocess.Popen) -> None:
