@@ -285,16 +285,6 @@ class _Rejects:
         self.sizes.append(size)
         self.digests.append(digest)
 
-    def add_long_line(self, long: LongLine) -> None:
-        self.add(
-            long.line,
-            long.head.decode("utf-8", errors="replace"),
-            _too_long_detail(long.size),
-            c.Reason.RECORD_TOO_LONG,
-            long.size,
-            long.sha256,
-        )
-
     def table(self) -> pa.Table:
         return pa.table(
             [
@@ -309,8 +299,17 @@ class _Rejects:
         )
 
 
-def _too_long_detail(size: int) -> str:
-    return f"record of {size:,} bytes, over the limit of {c.MAX_RECORD_BYTES:,} for one reading"
+def _long_line(long: LongLine, cap: int) -> ParsedFile:
+    """A line over the record cap, streamed past: one record, quarantined as too long."""
+    rejects = _Rejects()
+    head = long.head.decode("utf-8", errors="replace")
+    detail = _too_long_detail(long.size, cap)
+    rejects.add(long.line, head, detail, c.Reason.RECORD_TOO_LONG, long.size, long.sha256)
+    return ParsedFile(rejects=rejects.table(), records_read=1)
+
+
+def _too_long_detail(size: int, cap: int) -> str:
+    return f"record of {size:,} bytes, over the limit of {cap:,} for one reading"
 
 
 def _records(
@@ -431,9 +430,7 @@ class _PythonRecords:
 def _read_json_lines(blocks: Iterable[bytes], limits: ReadLimits) -> Iterator[ParsedFile]:
     for piece in line_pieces(blocks, limits):
         if isinstance(piece, LongLine):
-            rejects = _Rejects()
-            rejects.add_long_line(piece)
-            yield ParsedFile(rejects=rejects.table(), records_read=1)
+            yield _long_line(piece, limits.max_record_bytes)
         else:
             _check_utf8(piece.body, piece.byte_offset)
             yield _parse_json_lines(piece, limits.max_record_bytes)
@@ -460,7 +457,7 @@ def _parse_json_lines(piece: Lines, cap: int) -> ParsedFile:
         rejects.add(
             int(line_no[i]),
             text.decode("utf-8"),
-            _too_long_detail(len(text)),
+            _too_long_detail(len(text), cap),
             c.Reason.RECORD_TOO_LONG,
         )
     if len(long) or blank:
@@ -615,9 +612,7 @@ def _read_csv(blocks: Iterable[bytes], limits: ReadLimits) -> Iterator[ParsedFil
             if carry is not None:
                 yield _parse_csv_piece(carry, header.names, 0, carry.first_line, limits)[0]
                 carry = None
-            rejects = _Rejects()
-            rejects.add_long_line(piece)
-            yield ParsedFile(rejects=rejects.table(), records_read=1)
+            yield _long_line(piece, limits.max_record_bytes)
             continue
         if carry is not None:
             piece = Lines(

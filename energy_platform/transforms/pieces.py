@@ -179,10 +179,7 @@ class _LongLineState:
         self.digest.update(data)
 
     def done(self) -> LongLine:
-        head = bytes(self.head)
-        if head.endswith(b"\r") and self.size == len(head):
-            head = head[:-1]
-        return LongLine(self.line, head, self.size, self.digest.hexdigest())
+        return LongLine(self.line, bytes(self.head), self.size, self.digest.hexdigest())
 
 
 def line_pieces(blocks: Iterable[bytes], limits: ReadLimits) -> Iterator[Lines | LongLine]:
