@@ -67,22 +67,17 @@ def quarantine_rows(
 
 
 def reject_rows(source_key: str, rejects: pa.Table) -> pa.Table:
-    """A parser's rejects (source_line, raw, detail; and, when it has them, reason and the full
-    record's raw_bytes/raw_sha256) as quarantine rows; reason `unparseable_record` by default."""
-    n, names = rejects.num_rows, set(rejects.column_names)
-    reasons = (
-        rejects.column(c.REASON)
-        if c.REASON in names
-        else pa.array(np.full(n, c.Reason.UNPARSEABLE_RECORD, dtype=object), pa.string())
-    )
+    """A parser's rejects (`parse.REJECTS_SCHEMA`) as quarantine rows: reason
+    `unparseable_record` where none is given, the full record's raw_bytes/raw_sha256 where
+    `raw` is only its head."""
     return quarantine_rows(
         source_key,
         rejects.column(c.SOURCE_LINE),
-        pc.coalesce(reasons, c.Reason.UNPARSEABLE_RECORD),
-        rejects.column(c.DETAIL).cast(pa.string()),
+        pc.coalesce(rejects.column(c.REASON), c.Reason.UNPARSEABLE_RECORD),
+        rejects.column(c.DETAIL),
         rejects.column(c.RAW_RECORD),
-        rejects.column(RAW_BYTES) if RAW_BYTES in names else None,
-        rejects.column(RAW_SHA256) if RAW_SHA256 in names else None,
+        rejects.column(RAW_BYTES),
+        rejects.column(RAW_SHA256),
     )
 
 

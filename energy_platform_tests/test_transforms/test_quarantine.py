@@ -16,7 +16,7 @@ from energy_platform import contract as c
 from energy_platform import schemas
 from energy_platform.schemas import MAX_QUARANTINED_RAW_BYTES as LIMIT
 from energy_platform.schemas import RAW_BYTES, RAW_SHA256
-from energy_platform.transforms.parse import parse_object
+from energy_platform.transforms.parse import REJECTS_SCHEMA, parse_object
 from energy_platform.transforms.quarantine import (
     _utf8_prefix,
     bounded_raw,
@@ -168,12 +168,9 @@ def test_quarantine_rows_take_a_parsers_full_length_and_sha256_where_given() -> 
 
 
 def test_reject_rows_default_to_unparseable_record() -> None:
-    rejects = pa.table(
-        {
-            c.SOURCE_LINE: pa.array([4], pa.int64()),
-            c.RAW_RECORD: pa.array(["{" * (LIMIT + 10)]),
-            c.DETAIL: pa.array(["not JSON"]),
-        }
+    rejects = pa.Table.from_pylist(
+        [{c.SOURCE_LINE: 4, c.RAW_RECORD: "{" * (LIMIT + 10), c.DETAIL: "not JSON"}],
+        schema=REJECTS_SCHEMA,
     )
     row = reject_rows("raw/a.jsonl", rejects).to_pylist()[0]
     assert row[c.REASON] == c.Reason.UNPARSEABLE_RECORD
