@@ -27,6 +27,7 @@ from energy_platform.defs.partitions import daily_partitions
 from energy_platform.resources import AlertNotifier, EventQueues, LakeStorage, ledger
 from energy_platform.resources.dynamodb import DynamoTables
 from energy_platform.resources.queue import Message, SendRefused
+from energy_platform.settings import get_settings
 from energy_platform.transforms.batch import batch_id
 from energy_platform.transforms.raw_events import (
     RawCursor,
@@ -53,7 +54,7 @@ ACTIVE_STATUSES = [
 
 @sensor(
     job=ingest_job,
-    minimum_interval_seconds=10,
+    minimum_interval_seconds=1,
     default_status=DefaultSensorStatus.RUNNING,
 )
 def raw_files_sensor(
@@ -72,7 +73,12 @@ def raw_files_sensor(
     if cursor.pending_delete:
         queues.delete(c.RAW_EVENTS_QUEUE, cursor.pending_delete)
         cursor.pending_delete = []
-    received = queues.receive(c.RAW_EVENTS_QUEUE, MAX_MESSAGES_PER_TICK, VISIBILITY_SECONDS)
+    received = queues.receive(
+        c.RAW_EVENTS_QUEUE,
+        MAX_MESSAGES_PER_TICK,
+        VISIBILITY_SECONDS,
+        get_settings().raw_events_wait_seconds,
+    )
     messages, events, malformed = _parse_all(received)
     undeleted = _set_aside(context, queues, malformed)
     events = latest_per_key(events)
@@ -189,7 +195,7 @@ def _days_failed_recently(context: SensorEvaluationContext) -> set[str]:
     return {r.tags.get("dagster/partition", "") for r in runs}
 
 
-@sensor(job=daily_job, minimum_interval_seconds=10, default_status=DefaultSensorStatus.RUNNING)
+@sensor(job=daily_job, minimum_interval_seconds=5, default_status=DefaultSensorStatus.RUNNING)
 def staged_partitions_sensor(
     context: SensorEvaluationContext, lake: LakeStorage
 ) -> SensorResult | SkipReason:
