@@ -44,6 +44,10 @@ MAX_BODY_EXCERPT_CHARS = 1000
 VISIBILITY_SECONDS = 900
 """Messages received but not yet deleted stay hidden this long (the next tick deletes them)."""
 FAILED_DAY_BACKOFF_SECONDS = 120
+STAGED_TICK_SECONDS = 15
+"""staged_partitions_sensor's interval: a day's run takes what was staged meanwhile in one go.
+Readings are readable before it (ingest runs serve them); its aggregates follow within ~20 s,
+and fewer day runs leave the CPU to the ingest runs that readers wait for."""
 ACTIVE_STATUSES = [
     DagsterRunStatus.QUEUED,
     DagsterRunStatus.NOT_STARTED,
@@ -195,7 +199,11 @@ def _days_failed_recently(context: SensorEvaluationContext) -> set[str]:
     return {r.tags.get("dagster/partition", "") for r in runs}
 
 
-@sensor(job=daily_job, minimum_interval_seconds=5, default_status=DefaultSensorStatus.RUNNING)
+@sensor(
+    job=daily_job,
+    minimum_interval_seconds=STAGED_TICK_SECONDS,
+    default_status=DefaultSensorStatus.RUNNING,
+)
 def staged_partitions_sensor(
     context: SensorEvaluationContext, lake: LakeStorage
 ) -> SensorResult | SkipReason:
