@@ -86,11 +86,15 @@ def run_day(
     stats: DrainStats,
     defs: Definitions | None = None,
 ) -> bool:
-    outcome = (defs or platform_defs()).resolve_job_def("daily_job").execute_in_process(
-        partition_key=request.partition_key,
-        instance=instance,
-        tags=request.tags,
-        raise_on_error=False,
+    outcome = (
+        (defs or platform_defs())
+        .resolve_job_def("daily_job")
+        .execute_in_process(
+            partition_key=request.partition_key,
+            instance=instance,
+            tags=request.tags,
+            raise_on_error=False,
+        )
     )
     stats.daily_runs.append(request.partition_key)
     stats.record(outcome)
