@@ -51,10 +51,12 @@ def deploy_stack(
         Parameters=[
             {"ParameterKey": "BucketName", "ParameterValue": bucket},
             {"ParameterKey": "TablePrefix", "ParameterValue": prefix},
+            # One repository per stack: the emulator holds many stacks at once.
+            {"ParameterKey": "RepositoryName", "ParameterValue": bucket},
         ],
         Capabilities=CAPABILITIES,
     )
-    stack = _wait_for_create(cfn, stack_name, timeout)
+    stack = wait_for_create(cfn, stack_name, timeout)
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     outputs["StackName"] = stack_name
     if fill_emulator_gaps:
@@ -62,7 +64,7 @@ def deploy_stack(
     return outputs
 
 
-def _wait_for_create(cfn: Any, stack_name: str, timeout: float) -> dict[str, Any]:
+def wait_for_create(cfn: Any, stack_name: str, timeout: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]

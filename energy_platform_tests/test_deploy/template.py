@@ -10,6 +10,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO / "deploy" / "cloudformation.yaml"
+APP_TEMPLATE_PATH = REPO / "deploy" / "app.yaml"
+TEMPLATE_PATHS = (TEMPLATE_PATH, APP_TEMPLATE_PATH)
 ROLE_POLICIES = {
     "pipeline": "PipelinePolicy",
     "services": "SensorsPolicy",
@@ -59,8 +61,9 @@ def substitute(text: str, values: dict[str, str]) -> str:
 
 
 def render(node: Any, values: dict[str, str], conditions: dict[str, bool] | None = None) -> Any:
-    """Resolve `Ref`, `Fn::Sub` and `Fn::GetAtt` with `values` (`Name` and `Logical.Attr` keys),
-    and `Fn::If` with `conditions` (missing: false); `AWS::NoValue` leaves the item out."""
+    """Resolve `Ref`, `Fn::Sub`, `Fn::GetAtt`, `Fn::ImportValue` and `Fn::FindInMap` with
+    `values` (keys: `Name`, `Logical.Attr`, export names, `Map.Key.Name`), and `Fn::If` with
+    `conditions` (missing: false); `AWS::NoValue` leaves the item out."""
     conditions = conditions or {}
     if isinstance(node, dict):
         if set(node) == {"Fn::If"}:
@@ -72,6 +75,14 @@ def render(node: Any, values: dict[str, str], conditions: dict[str, bool] | None
             return values[node["Ref"]]
         if set(node) == {"Fn::Sub"} and isinstance(node["Fn::Sub"], str):
             return substitute(node["Fn::Sub"], values)
+        if set(node) == {"Fn::Sub"}:
+            text, variables = node["Fn::Sub"]
+            return substitute(text, {**values, **render(variables, values, conditions)})
+        if set(node) == {"Fn::ImportValue"}:
+            return values[render(node["Fn::ImportValue"], values, conditions)]
+        if set(node) == {"Fn::FindInMap"}:
+            mapping, key, name = (render(v, values, conditions) for v in node["Fn::FindInMap"])
+            return values[f"{mapping}.{key}.{name}"]
         if set(node) == {"Fn::GetAtt"}:
             return values[".".join(node["Fn::GetAtt"])]
         rendered = {k: render(v, values, conditions) for k, v in node.items()}

@@ -15,8 +15,9 @@ from energy_platform.contract import (
     TABLE_KEYS,
 )
 from energy_platform_tests.test_deploy.template import (
+    APP_TEMPLATE_PATH,
     ROLE_POLICIES,
-    TEMPLATE_PATH,
+    TEMPLATE_PATHS,
     load_template,
     policy_document,
     render,
@@ -33,9 +34,9 @@ def _resources_of_type(template: dict, resource_type: str) -> dict[str, dict]:
     }
 
 
-def test_template_passes_cfn_lint_including_informational_rules() -> None:
+def test_templates_pass_cfn_lint_including_informational_rules() -> None:
     result = subprocess.run(
-        [str(CFN_LINT), "--include-checks", "I", "--", str(TEMPLATE_PATH)],
+        [str(CFN_LINT), "--include-checks", "I", "--", *map(str, TEMPLATE_PATHS)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -151,3 +152,15 @@ NAMES = {"TablePrefix": "p_", "AWS::Partition": "aws", "AWS::Region": "r", "AWS:
 
 def _listed(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else value
+
+
+def test_trial_profile_is_the_low_cost_one() -> None:
+    profiles = load_template(APP_TEMPLATE_PATH)["Mappings"]["Profiles"]
+    trial, production = profiles["trial"], profiles["production"]
+    assert (trial["DbInstanceClass"], trial["DbMultiAz"], trial["ApiCount"]) == (
+        "db.t4g.micro",
+        "false",
+        1,
+    )
+    assert production["DbMultiAz"] == "true" and production["ApiCount"] == 2
+    assert int(trial["ServiceCpu"]) <= int(production["ServiceCpu"])
