@@ -8,8 +8,10 @@ from typing import Any
 
 from energy_platform.contract import ALERTS_TOPIC, prefixed
 from energy_platform.resources.clients import AwsResource, name_prefix_field
+from energy_platform.resources.metrics import ANOMALIES_FOUND, publish_metrics
 
 SUBJECT_LIMIT = 100
+BATCH_ANOMALIES = "batch_anomalies"
 
 
 class AlertNotifier(AwsResource):
@@ -36,4 +38,6 @@ class AlertNotifier(AwsResource):
             Message=body,
             MessageAttributes={"kind": {"DataType": "String", "StringValue": kind}},
         )
+        if kind == BATCH_ANOMALIES:  # the dashboard's anomalies: those found in new readings
+            publish_metrics({ANOMALIES_FOUND: details["anomalies"]})
         return resp["MessageId"]

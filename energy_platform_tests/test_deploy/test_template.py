@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from energy_platform.contract import (
     TABLE_INDEXES,
     TABLE_KEYS,
 )
+from energy_platform.resources.metrics import METRICS, NAMESPACE
 from energy_platform_tests.test_deploy.template import (
     APP_TEMPLATE_PATH,
     ROLE_POLICIES,
@@ -164,3 +166,16 @@ def test_trial_profile_is_the_low_cost_one() -> None:
     )
     assert production["DbMultiAz"] == "true" and production["ApiCount"] == 2
     assert int(trial["ServiceCpu"]) <= int(production["ServiceCpu"])
+
+
+def test_alarms_and_dashboard_read_only_metrics_the_platform_publishes() -> None:
+    resources = load_template(APP_TEMPLATE_PATH)["Resources"]
+    alarmed = {
+        r["Properties"]["MetricName"]
+        for r in resources.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"]["Namespace"] == NAMESPACE
+    }
+    body = resources["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0]
+    shown = set(re.findall(rf'\["{NAMESPACE}", "(\w+)"', body))
+    assert alarmed <= METRICS and shown <= METRICS
+    assert alarmed | shown == METRICS
