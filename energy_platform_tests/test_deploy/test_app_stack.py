@@ -3,17 +3,23 @@ from it (the rest is made through the services' APIs from the template, see apps
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import uuid
+from urllib.parse import unquote
 
 import pytest
+import yaml
+from dagster._config import process_config
+from dagster_aws.ecs import EcsRunLauncher
 
 from energy_platform.resources.clients import aws_client
 from energy_platform_tests.test_deploy.appstack import DOMAIN, AppStack, deploy_app_stack
 from energy_platform_tests.test_deploy.stack import deploy_stack
-from energy_platform_tests.test_deploy.template import APP_TEMPLATE_PATH, load_template
+from energy_platform_tests.test_deploy.template import APP_TEMPLATE_PATH, REPO, load_template
 
 REGION = "us-east-1"
+PRODUCTION_INSTANCE = REPO / "deploy" / "dagster.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -184,3 +190,29 @@ def test_alarms_go_to_the_alerts_topic_and_the_dashboard_shows_the_platform(
         "RunsFailed",
         "RequestCount",
     }
+
+
+def test_the_run_launcher_may_start_the_run_task_and_pass_only_its_roles(
+    stacks: tuple[dict[str, str], AppStack], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """deploy/dagster.yaml's EcsRunLauncher resolves the stack's run task definition (container
+    `run`), and the launch policy grants RunTask on it and PassRole on its two roles, no other."""
+    data, app = stacks
+    run = _task_definitions(app)["Run"]
+    monkeypatch.setenv("DAGSTER_ECS_RUN_TASK_DEFINITION", run["family"])
+    config = yaml.safe_load(PRODUCTION_INSTANCE.read_text())["run_launcher"]["config"]
+    launcher = EcsRunLauncher(**process_config(EcsRunLauncher.config_type(), config).value)
+    assert launcher.task_definition == run["taskDefinitionArn"]
+
+    iam = aws_client("iam", REGION)
+    role = data["DagsterServicesRoleArn"].rsplit("/", 1)[-1]
+    document = iam.get_role_policy(RoleName=role, PolicyName="launch-dagster-runs")
+    statements = {s["Sid"]: s for s in _policy(document["PolicyDocument"])["Statement"]}
+    assert fnmatch.fnmatchcase(run["taskDefinitionArn"], statements["StartRunTasks"]["Resource"])
+    assert sorted(statements["PassRunRoles"]["Resource"]) == sorted(
+        [run["taskRoleArn"], run["executionRoleArn"]]
+    )
+
+
+def _policy(document: str | dict) -> dict:
+    return json.loads(unquote(document)) if isinstance(document, str) else document
