@@ -179,3 +179,14 @@ def test_alarms_and_dashboard_read_only_metrics_the_platform_publishes() -> None
     shown = set(re.findall(rf'\["{NAMESPACE}", "(\w+)"', body))
     assert alarmed <= METRICS and shown <= METRICS
     assert alarmed | shown == METRICS
+
+
+def test_runs_may_list_the_bucket_so_a_missing_key_answers_404_not_403() -> None:
+    """S3 hides whether a key exists from callers that may not list the bucket: a run reading
+    a day's first partition would get AccessDenied instead of NoSuchKey."""
+    (listing,) = [
+        s
+        for s in policy_document(ROLE_POLICIES["pipeline"])["Statement"]
+        if s["Action"] == "s3:ListBucket"
+    ]
+    assert "Condition" not in listing
