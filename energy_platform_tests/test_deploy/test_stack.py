@@ -47,7 +47,9 @@ def _inventory(bucket: str, prefix: str) -> dict[str, Any]:
     sns = aws_client("sns", REGION)
     s3 = aws_client("s3", REGION)
     tables = {}
-    for name in ddb.list_tables()["TableNames"]:
+    for name in (
+        n for page in ddb.get_paginator("list_tables").paginate() for n in page["TableNames"]
+    ):
         if not name.startswith(prefix):
             continue
         table = ddb.describe_table(TableName=name)["Table"]
@@ -238,7 +240,9 @@ def _inventory_without_bucket_config(prefix: str) -> dict[str, Any]:
                 )
             )
         }
-        for name in ddb.list_tables()["TableNames"]
+        for name in (
+            n for page in ddb.get_paginator("list_tables").paginate() for n in page["TableNames"]
+        )
         if name.startswith(prefix)
     }
     queues = {
