@@ -87,5 +87,6 @@ def test_an_anomaly_alert_counts_the_anomalies_found(
 ) -> None:
     AlertNotifier().publish("batch_anomalies", "s", {"anomalies": 4})
     AlertNotifier().publish("check_failed", "s", {"anomalies": 99})
+    AlertNotifier().publish("batch_anomalies", "s", {"note": "no count"})
     (line,) = _emitted(capsys.readouterr().out)
     assert line[m.ANOMALIES_FOUND] == 4

@@ -38,6 +38,7 @@ class AlertNotifier(AwsResource):
             Message=body,
             MessageAttributes={"kind": {"DataType": "String", "StringValue": kind}},
         )
-        if kind == BATCH_ANOMALIES:  # the dashboard's anomalies: those found in new readings
+        # The dashboard's anomalies: those an anomaly summary counts in newly arrived readings.
+        if kind == BATCH_ANOMALIES and "anomalies" in details:
             publish_metrics({ANOMALIES_FOUND: details["anomalies"]})
         return resp["MessageId"]
