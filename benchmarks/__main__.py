@@ -54,7 +54,7 @@ def _backlog(quick: bool, repeat: int) -> list[Figure]:
 def _latency(quick: bool, repeat: int) -> list[Figure]:
     from benchmarks import latency
 
-    return latency.run(files=3 if quick else 20)
+    return latency.run(files=3, load_seconds=10) if quick else latency.run()
 
 
 def _report(quick: bool, repeat: int) -> list[Figure]:

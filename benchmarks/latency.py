@@ -1,57 +1,126 @@
-"""Latency from a file landing to its readings in DynamoDB, with the platform running as
-`make dev` runs it.
+"""Latency from a file landing to its readings in DynamoDB and through the API, with the platform
+running as `make dev` runs it.
 
-Starts `energy-platform dev --port <free>` in a temporary folder
-(its own emulator, provisioning and `dg dev` with the
-sensors on), then lands `files` JSON-lines files one by one through its emulator: each file
-holds one new 5-minute slot of `sites` sites, and the next file lands only once every reading
-of the previous one can be read back from `{prefix}readings` (BatchGetItem, polled every
-0.25 s). Latency = first successful read-back of all readings - end of the upload. Stops
-everything with SIGINT to the process group, as Ctrl-C does.
+Starts `energy-platform dev --port <free>` and `energy-platform api` in a temporary folder (its
+own emulator, provisioning, `dg dev` with the sensors on), then through its emulator:
+
+1. lands `files` JSON-lines files one by one, each one new 5-minute slot of `sites` sites; the
+   next lands once every reading of the previous one is readable both in `{prefix}readings`
+   (BatchGetItem) and through the API (GET /v1/sites/{site}/readings for every site);
+2. lands one such file per second for `load_seconds` (a steady load), every file timed to its
+   readings in DynamoDB.
+
+Latency = first successful read-back of all of a file's readings - end of its upload (polled
+every 0.25 s). Afterwards the Dagster instance's run records give where the time of the
+one-by-one files went: the sensor noticing the file, the run queue, starting the run's process,
+and the run's work up to the readings being readable. Stops everything with SIGINT to the
+process group, as Ctrl-C does.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from benchmarks.common import Figure, progress
+from benchmarks.common import Figure, progress, target_figure
 
 BUCKET = "energy-platform"
 TABLE = "energy_readings"
 POLL_S = 0.25
+P50_TARGET_S = 5.0
+P95_TARGET_S = 10.0
+LOAD_P95_TARGET_S = 15.0
 
 
-def _ui_up(port: int) -> bool:
+@dataclass
+class Landed:
+    key: str
+    keys: list[dict[str, Any]]
+    """The readings' DynamoDB keys."""
+    landed: float = 0.0
+    """time.time() at the end of the upload."""
+    in_dynamodb: float | None = None
+    in_api: float | None = None
+
+
+@dataclass
+class Platform:
+    """`energy-platform dev` and the API, as a user starts them, in `project`."""
+
+    project: Path
+    ui_port: int
+    api_port: int
+    procs: list[subprocess.Popen] = field(default_factory=list)
+
+    def start(self, env: dict[str, str]) -> None:
+        self._spawn(["dev", "--port", str(self.ui_port)], "dev.log", env)
+        self.wait(lambda: _http_ok(f"http://127.0.0.1:{self.ui_port}/server_info"), 300, "the UI")
+        self._spawn(["api", "--port", str(self.api_port)], "api.log", env)
+        self.wait(lambda: _http_ok(f"{self.api_url}/health"), 120, "the API")
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def _spawn(self, args: list[str], log: str, env: dict[str, str]) -> None:
+        with (self.project / log).open("wb") as out:
+            self.procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "energy_platform.tools.cli", *args],
+                    cwd=self.project,
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+
+    def wait(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for p in self.procs:
+                if p.poll() is not None:
+                    raise RuntimeError(f"{p.args[3]} exited ({p.returncode}) before {what}")
+            if predicate():
+                return
+            time.sleep(POLL_S)
+        raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+    def stop(self) -> None:
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGINT)
+                try:
+                    p.wait(timeout=90)
+                except subprocess.TimeoutExpired:
+                    os.killpg(p.pid, signal.SIGKILL)
+                    p.wait()
+
+
+def _http_ok(url: str) -> bool:
     try:
-        url = f"http://127.0.0.1:{port}/server_info"
         return urllib.request.urlopen(url, timeout=2).status == 200
     except OSError:
         return False
 
 
-def _wait(predicate, timeout: float, what: str, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"`energy-platform dev` exited ({proc.returncode}) before {what}")
-        if predicate():
-            return
-        time.sleep(POLL_S)
-    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
-def _file(i: int, sites: int, base: datetime) -> tuple[str, bytes, list[dict]]:
-    """Key, body and the readings' keys of file i (slot base + 5 min * i)."""
+def _file(i: int, sites: int, base: datetime) -> tuple[str, bytes, Landed]:
+    """Key, body and the readings of file i (slot base + 5 min * i)."""
     import pandas as pd
 
     from energy_platform.tools.simulate import (
@@ -72,16 +141,180 @@ def _file(i: int, sites: int, base: datetime) -> tuple[str, bytes, list[dict]]:
     keys = [
         {"site_id": {"S": s}, "ts": {"S": t}} for s, t in zip(clean["site_id"], ts, strict=True)
     ]
-    return key, body, keys
+    return key, body, Landed(key, keys)
 
 
-def run(files: int = 20, sites: int = 100) -> list[Figure]:
+def _in_dynamodb(ddb: Any, f: Landed) -> bool:
+    for j in range(0, len(f.keys), 100):
+        chunk = f.keys[j : j + 100]
+        resp = ddb.batch_get_item(
+            RequestItems={TABLE: {"Keys": chunk, "ProjectionExpression": "site_id"}}
+        )
+        if len(resp["Responses"].get(TABLE, [])) < len(chunk):
+            return False
+    return True
+
+
+def _in_api(api_url: str, pool: ThreadPoolExecutor, f: Landed) -> bool:
+    def one(k: dict[str, Any]) -> bool:
+        site, ts = k["site_id"]["S"], k["ts"]["S"]
+        url = f"{api_url}/v1/sites/{site}/readings?start={ts}&end={ts}"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                return len(json.load(resp)["items"]) == 1
+        except OSError:
+            return False
+
+    return all(pool.map(one, f.keys))
+
+
+def _one_by_one(
+    platform: Platform, s3: Any, ddb: Any, files: int, sites: int, base: datetime
+) -> list[Landed]:
+    landed: list[Landed] = []
+    with ThreadPoolExecutor(8) as pool:
+        for i in range(files):
+            key, body, f = _file(i, sites, base)
+            s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+            f.landed = time.time()
+
+            def both(f: Landed = f) -> bool:
+                now = time.time()
+                if f.in_dynamodb is None and _in_dynamodb(ddb, f):
+                    f.in_dynamodb = now
+                if f.in_api is None and _in_api(platform.api_url, pool, f):
+                    f.in_api = now
+                return f.in_dynamodb is not None and f.in_api is not None
+
+            platform.wait(both, 300, f"the readings of {key}")
+            landed.append(f)
+            progress(
+                f"latency: file {i + 1}/{files}: DynamoDB {f.in_dynamodb - f.landed:.1f} s, "
+                f"API {f.in_api - f.landed:.1f} s"
+            )
+    return landed
+
+
+def _steady_load(
+    platform: Platform, s3: Any, ddb: Any, seconds: int, sites: int, base: datetime, first: int
+) -> list[Landed]:
+    """One file a second for `seconds`; each timed to its readings in DynamoDB."""
+    landed: list[Landed] = []
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.is_set():
+            with lock:
+                pending = [f for f in landed if f.in_dynamodb is None]
+            for f in pending:
+                now = time.time()
+                if _in_dynamodb(ddb, f):
+                    f.in_dynamodb = now
+            time.sleep(POLL_S)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    start = time.monotonic()
+    try:
+        for n in range(seconds):
+            key, body, f = _file(first + n, sites, base)
+            time.sleep(max(0.0, start + n - time.monotonic()))
+            s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+            f.landed = time.time()
+            with lock:
+                landed.append(f)
+            if (n + 1) % 30 == 0:
+                progress(f"latency: steady load, {n + 1}/{seconds} files landed")
+        platform.wait(
+            lambda: all(f.in_dynamodb is not None for f in landed), 300, "the load's readings"
+        )
+    finally:
+        done.set()
+        poller.join()
+    return landed
+
+
+@dataclass
+class RunTimes:
+    job: str
+    created: float
+    starting: float | None
+    started: float | None
+    first_key: str
+
+
+def _run_times(dagster_home: Path) -> list[RunTimes]:
+    """Each run's creation, launch (STARTING) and process start (START), from the instance."""
+    env = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    try:
+        from dagster import DagsterEventType, DagsterInstance
+
+        instance = DagsterInstance.get()
+        out = []
+        for record in instance.get_run_records():
+            run = record.dagster_run
+            starting = instance.get_records_for_run(
+                run.run_id, of_type=DagsterEventType.RUN_STARTING, limit=1
+            ).records
+            out.append(
+                RunTimes(
+                    run.job_name,
+                    record.create_timestamp.timestamp(),
+                    starting[0].timestamp if starting else None,
+                    record.start_time,
+                    run.tags.get("energy/first_key", ""),
+                )
+            )
+        return out
+    finally:
+        if env is None:
+            os.environ.pop("DAGSTER_HOME", None)
+        else:
+            os.environ["DAGSTER_HOME"] = env
+
+
+def _breakdown(files: list[Landed], runs: list[RunTimes]) -> list[tuple[str, float]]:
+    """Median seconds of each stage for the files landed one by one (a run each)."""
+    by_key = {r.first_key: r for r in runs if r.job == "ingest_job"}
+    stages: dict[str, list[float]] = {
+        "landing -> run requested (sensor)": [],
+        "run requested -> launched (queue)": [],
+        "launched -> run process started": [],
+        "run process started -> readings in DynamoDB": [],
+    }
+    for f in files:
+        r = by_key.get(f.key)
+        if r is None or r.starting is None or r.started is None or f.in_dynamodb is None:
+            continue
+        marks = [f.landed, r.created, r.starting, r.started, f.in_dynamodb]
+        for name, a, b in zip(stages, marks, marks[1:], strict=False):
+            stages[name].append(b - a)
+    return [(name, float(np.median(v))) for name, v in stages.items() if v]
+
+
+def _percentiles(
+    bench: str, label: str, seconds: list[float], p50: float | None, p95: float | None
+) -> list[Figure]:
+    s = np.array(seconds)
+    med, high = round(float(np.percentile(s, 50)), 1), round(float(np.percentile(s, 95)), 1)
+    return [
+        target_figure(bench, f"p50 {label}", med, "s", "<=", p50)
+        if p50
+        else Figure(bench, f"p50 {label}", med, "s"),
+        target_figure(bench, f"p95 {label}", high, "s", "<=", p95)
+        if p95
+        else Figure(bench, f"p95 {label}", high, "s"),
+        Figure(bench, f"max {label}", round(float(s.max()), 1), "s"),
+    ]
+
+
+def run(files: int = 20, sites: int = 100, load_seconds: int = 120) -> list[Figure]:
     import boto3
 
     from energy_platform.local.emulator import LOCAL_CREDENTIALS, free_port
 
-    port = free_port()
-    bench = "latency[make dev]"
     # dg dev may still be flushing its history as it exits: cleanup errors do not count
     with tempfile.TemporaryDirectory(prefix="latency-bench-", ignore_cleanup_errors=True) as tmp:
         project = Path(tmp)
@@ -90,67 +323,55 @@ def run(files: int = 20, sites: int = 100) -> list[Figure]:
             for k, v in os.environ.items()
             if not k.startswith(("AWS_ENDPOINT_URL", "ENERGY_", "DAGSTER_HOME"))
         }
-        log = (project / "dev.log").open("wb")
-        progress(f"latency: starting `energy-platform dev --port {port}` in {project}")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "energy_platform.tools.cli", "dev", "--port", str(port)],
-            cwd=project,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        latencies: list[float] = []
+        platform = Platform(project, free_port(), free_port())
+        progress(f"latency: starting `energy-platform dev` and `energy-platform api` in {project}")
         try:
-            _wait(lambda: _ui_up(port), 300, "the Dagster UI", proc)
+            platform.start(env)
             endpoint = (project / ".emulator" / "endpoint").read_text().strip()
-            session = dict(
-                endpoint_url=endpoint,
+            session = boto3.session.Session(
                 region_name="us-east-1",
-                **{
-                    "aws_access_key_id": LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                    "aws_secret_access_key": LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-                },
+                aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
             )
-            s3 = boto3.client("s3", **session)
-            ddb = boto3.client("dynamodb", **session)
+            s3 = session.client("s3", endpoint_url=endpoint)
+            ddb = session.client("dynamodb", endpoint_url=endpoint)
             base = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=3)
-            for i in range(files):
-                key, body, keys = _file(i, sites, base)
-
-                def served(keys=keys) -> bool:
-                    for j in range(0, len(keys), 100):
-                        resp = ddb.batch_get_item(
-                            RequestItems={
-                                TABLE: {
-                                    "Keys": keys[j : j + 100],
-                                    "ProjectionExpression": "site_id",
-                                }
-                            }
-                        )
-                        got = len(resp["Responses"].get(TABLE, []))
-                        if got < len(keys[j : j + 100]):
-                            return False
-                    return True
-
-                s3.put_object(Bucket=BUCKET, Key=key, Body=body)
-                landed = time.perf_counter()
-                _wait(served, 600, f"the readings of {key}", proc)
-                latencies.append(time.perf_counter() - landed)
-                progress(f"latency: file {i + 1}/{files} served after {latencies[-1]:.1f} s")
+            single = _one_by_one(platform, s3, ddb, files, sites, base)
+            load_started = time.time()
+            load = _steady_load(platform, s3, ddb, load_seconds, sites, base, files)
+            load_ended = time.time()
         finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGINT)
-                try:
-                    proc.wait(timeout=90)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
-            log.close()
-    ms = np.array(latencies)
+            platform.stop()
+        runs = _run_times(project / ".dagster_home")
+
+    in_load = [r for r in runs if load_started <= r.created <= load_ended + 60]
+    one = f"latency[make dev, {files} files one by one]"
+    steady = f"latency[make dev, 1 file/s for {load_seconds} s]"
+    note = f"{sites} readings a file"
     return [
-        Figure(bench, "files", len(latencies), note=f"{sites} readings each, landed one by one"),
-        Figure(bench, "p50 landing -> DynamoDB", round(float(np.percentile(ms, 50)), 1), "s"),
-        Figure(bench, "p95 landing -> DynamoDB", round(float(np.percentile(ms, 95)), 1), "s"),
-        Figure(bench, "max", round(float(ms.max()), 1), "s"),
+        Figure(one, "files", len(single), note=note),
+        *_percentiles(
+            one,
+            "landing -> DynamoDB",
+            [f.in_dynamodb - f.landed for f in single],
+            P50_TARGET_S,
+            P95_TARGET_S,
+        ),
+        *_percentiles(
+            one, "landing -> API", [f.in_api - f.landed for f in single], P50_TARGET_S, P95_TARGET_S
+        ),
+        *[
+            Figure(one, f"median {stage}", round(s, 2), "s")
+            for stage, s in _breakdown(single, runs)
+        ],
+        Figure(steady, "files", len(load), note=note),
+        *_percentiles(
+            steady,
+            "landing -> DynamoDB",
+            [f.in_dynamodb - f.landed for f in load],
+            None,
+            LOAD_P95_TARGET_S,
+        ),
+        Figure(steady, "ingest runs", sum(r.job == "ingest_job" for r in in_load)),
+        Figure(steady, "daily runs", sum(r.job == "daily_job" for r in in_load)),
     ]

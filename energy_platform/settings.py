@@ -32,6 +32,15 @@ class Settings:
     """The first daily partition (`ENERGY_FIRST_DAY`, YYYY-MM-DD)."""
     read_limits: ReadLimits = field(default_factory=ReadLimits)
     """What one raw file may cost (`ENERGY_MAX_FILE_BYTES`, `ENERGY_MAX_INFLATE_RATIO`)."""
+    serve_on_ingest_max_rows: int = 20_000
+    """A batch with at most this many clean readings has them put in the readings table by its
+    ingest run, seconds before the day's run confirms them (`ENERGY_SERVE_ON_INGEST_MAX_ROWS`;
+    0 turns it off). Larger batches (a backlog) are served by the day's run alone."""
+    raw_events_wait_seconds: int = 3
+    """How long raw_files_sensor long-polls the queue for a first message per tick
+    (`ENERGY_RAW_EVENTS_WAIT_SECONDS`): a file landing between ticks (Dagster evaluates sensors
+    every 5 s at most) is seen the moment it lands. Keep it under the 5 s tick: a tick still
+    running when the next is due makes that one skipped."""
     webserver_url: str = DEFAULT_WEBSERVER_URL
     """The Dagster UI that alerts and `which-run` link to (`DAGSTER_WEBSERVER_URL`;
     `energy-platform dev --port N` sets it to http://localhost:N)."""
@@ -53,6 +62,8 @@ class Settings:
                     env.get("ENERGY_MAX_INFLATE_RATIO") or ReadLimits.max_inflate_ratio
                 ),
             ),
+            serve_on_ingest_max_rows=int(env.get("ENERGY_SERVE_ON_INGEST_MAX_ROWS") or 20_000),
+            raw_events_wait_seconds=int(env.get("ENERGY_RAW_EVENTS_WAIT_SECONDS") or 3),
             webserver_url=env.get(WEBSERVER_URL_ENV) or DEFAULT_WEBSERVER_URL,
         )
 

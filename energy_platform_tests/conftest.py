@@ -12,6 +12,7 @@ from energy_platform.local.emulator import LOCAL_CREDENTIALS, MotoServer, free_p
 from energy_platform.settings import Settings
 from energy_platform_tests.namespaces import fresh_namespace
 
+WAIT_ENV = "ENERGY_RAW_EVENTS_WAIT_SECONDS"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
@@ -21,9 +22,12 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("moto") / "moto.log"
     server = MotoServer(port=free_port())
     endpoint = server.start(log_file=log)
-    saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", *LOCAL_CREDENTIALS)}
+    saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", WAIT_ENV, *LOCAL_CREDENTIALS)}
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     os.environ.update(LOCAL_CREDENTIALS)
+    # Tests tick raw_files_sensor themselves right after landing files: no long poll, which
+    # test_sensor_long_poll covers on its own.
+    os.environ[WAIT_ENV] = "0"
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     try:
         yield endpoint

@@ -46,15 +46,18 @@ def sync_day(
     old: pd.DataFrame | None,
     lake: LakeStorage,
     tables: DynamoTables,
+    rewrite: pd.Series | None = None,
 ) -> SyncStats:
     """Make the day's DynamoDB items and S3 partition equal `new`.
+
+    `rewrite`: rows of `new` whose items are put even if `old` had them (see `changes`).
 
     DynamoDB first, S3 last: the S3 partition is what the next run diffs against, so a run
     killed half-way is completed by re-running it, never left with missing items.
     """
     pk, sk = c.TABLE_KEYS[dataset.table]
     old_items = None if old is None else dataset.to_items(old)
-    diff = changes(old_items, dataset.to_items(new), [pk, sk])
+    diff = changes(old_items, dataset.to_items(new), [pk, sk], rewrite)
     calls = tables.put_frame(dataset.table, diff.upserts) + tables.delete_frame(
         dataset.table, diff.deletes
     )

@@ -42,15 +42,21 @@ class EventQueues(AwsResource):
     def _urls(self) -> dict[str, str]:
         return {}
 
-    def receive(self, queue: str, limit: int, visibility_seconds: int) -> list[Message]:
-        """Up to `limit` messages, hidden from other receivers for `visibility_seconds`."""
+    def receive(
+        self, queue: str, limit: int, visibility_seconds: int, wait_seconds: int = 0
+    ) -> list[Message]:
+        """Up to `limit` messages, hidden from other receivers for `visibility_seconds`.
+
+        `wait_seconds`: with the queue empty, wait up to this long for a first message (SQS
+        long polling: it returns as soon as one arrives); what follows it is not waited for.
+        """
         out: list[Message] = []
         while len(out) < limit:
             resp = self.client.receive_message(
                 QueueUrl=self.url(queue),
                 MaxNumberOfMessages=min(SQS_BATCH, limit - len(out)),
                 VisibilityTimeout=visibility_seconds,
-                WaitTimeSeconds=0,
+                WaitTimeSeconds=0 if out else wait_seconds,
             )
             batch = resp.get("Messages", [])
             if not batch:

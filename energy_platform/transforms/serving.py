@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from energy_platform import contract as c
+from energy_platform.transforms.anomalies import AnomalyParams, detect_anomalies
+from energy_platform.transforms.dedupe import latest_readings
 
 
 def format_ts(values: pd.Series) -> pd.Series:
@@ -37,6 +39,20 @@ def readings_items(readings: pd.DataFrame) -> pd.DataFrame:
     ].copy()
     out[c.TS] = format_ts(out[c.TS])
     return out
+
+
+def provisional_readings(clean: pd.DataFrame, params: AnomalyParams) -> pd.DataFrame:
+    """A batch's readings as the readings table shows them until the day's run confirms them:
+    the latest arrival per (site_id, ts) within the batch, flagged by the rules applied to the
+    batch alone (a spike or stuck run that needs the rest of the day shows after that run)."""
+    readings, _ = detect_anomalies(latest_readings(clean), params)
+    return readings
+
+
+def with_keys_of(frame: pd.DataFrame, others: pd.DataFrame) -> pd.Series:
+    """Which rows of `frame` have a (site_id, ts) that `others` has too."""
+    index = pd.MultiIndex.from_frame(frame[[c.SITE_ID, c.TS]])
+    return pd.Series(index.isin(pd.MultiIndex.from_frame(others[[c.SITE_ID, c.TS]])), frame.index)
 
 
 def anomalies_items(anomalies: pd.DataFrame) -> pd.DataFrame:
@@ -83,14 +99,25 @@ class Changes:
         return self.upserts.empty and self.deletes.empty
 
 
-def changes(old: pd.DataFrame | None, new: pd.DataFrame, keys: list[str]) -> Changes:
-    """New or changed rows of `new`, and keys of `old` that `new` no longer has."""
+def changes(
+    old: pd.DataFrame | None,
+    new: pd.DataFrame,
+    keys: list[str],
+    rewrite: pd.Series | None = None,
+) -> Changes:
+    """New or changed rows of `new`, and keys of `old` that `new` no longer has.
+
+    `rewrite` (a mask over `new`) marks rows to upsert even if `old` has them unchanged: their
+    items may have been written since `old` was (the ingest run's provisional readings).
+    """
     if old is None or old.empty:
         return Changes(new, new.iloc[0:0][keys])
     cols = list(new.columns)
     common = [col for col in cols if col in old.columns]
     merged = new.merge(old[common], on=keys, how="left", suffixes=("", "__old"), indicator=True)
     differs = merged["_merge"] == "left_only"
+    if rewrite is not None:
+        differs |= rewrite.to_numpy()  # a left merge on unique keys keeps new's rows in order
     for col in common:
         if col in keys:
             continue

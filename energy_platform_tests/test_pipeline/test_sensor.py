@@ -241,3 +241,21 @@ def test_malformed_messages_wait_if_dead_letters_is_unreachable(platform_env: Se
         assert _depth(platform_env, c.RAW_EVENTS_QUEUE) == (0, 3)
         assert ingest_tick(instance, stats) == []
         assert _depth(platform_env, c.RAW_EVENTS_QUEUE) == (0, 2)  # hidden, not deleted
+
+
+def test_sensor_long_poll_sees_a_file_landing_during_its_tick(
+    platform_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As under `make dev`: the tick waits on the queue, and returns as soon as the file lands,
+    # not at the end of its wait.
+    with instance_for_test() as instance, ThreadPoolExecutor(1) as pool:
+        stats = DrainStats()
+        assert ingest_tick(instance, stats) == []  # takes S3's test event off the queue
+        monkeypatch.setenv("ENERGY_RAW_EVENTS_WAIT_SECONDS", "4")
+        started = time.monotonic()
+        landing = pool.submit(lambda: (time.sleep(1.0), _land(platform_env, ["raw/late.json"])))
+        requests = ingest_tick(instance, stats)
+        elapsed = time.monotonic() - started
+        landing.result()
+    assert _requested_keys(requests) == ["raw/late.json"], elapsed
+    assert 1.0 <= elapsed < 3.5, elapsed

@@ -106,8 +106,11 @@ def _assert_equal(got: dict[str, object], want: dict[str, object]) -> None:
 
 
 def test_daily_run_killed_mid_write_twice_then_rerun_equals_clean_run(
-    platform_env: Settings, reference, tmp_path: Path
+    platform_env: Settings, reference, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The day's run alone writes the readings here, to see it killed between its DynamoDB
+    # writes and its S3 commit (the ingest run serving them first is test_serve_on_ingest's).
+    monkeypatch.setenv("ENERGY_SERVE_ON_INGEST_MAX_ROWS", "0")
     lake = LakeView(platform_env)
     (first_key, first), (second_key, second) = _files()
     date = day(1).strftime("%Y-%m-%d")

@@ -61,7 +61,7 @@ def test_transient_aws_faults_leave_outputs_equal_to_a_fault_free_run(
         clean_stats = drain(instance)
     assert clean_stats.failed_runs == 0
 
-    plan = FaultPlan(fault_rate=0.15, slow_rate=0.05, seed=20240601)
+    plan = FaultPlan(fault_rate=0.15, slow_rate=0.05, seed=20240603)
     with FaultProxy(emulator, plan) as proxy:
         use_namespace(monkeypatch, faulty_ns)
         monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint)

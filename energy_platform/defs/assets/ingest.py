@@ -25,9 +25,10 @@ from energy_platform.defs.assets import keys
 from energy_platform.defs.assets.policies import AWS_RETRY
 from energy_platform.defs.checks import alert_check_failure
 from energy_platform.defs.metadata import column_schema, s3_location, table_metadata
-from energy_platform.resources import AlertNotifier, DynamoTables, LakeStorage, ledger
+from energy_platform.resources import AlertNotifier, DynamoTables, LakeStorage, datasets, ledger
 from energy_platform.resources.s3 import ObjectInfo
-from energy_platform.settings import get_settings
+from energy_platform.settings import Settings, get_settings
+from energy_platform.transforms.anomalies import AnomalyParams
 from energy_platform.transforms.batch import (
     RawFile,
     SourceUnavailable,
@@ -37,6 +38,7 @@ from energy_platform.transforms.batch import (
 )
 from energy_platform.transforms.frames import to_table
 from energy_platform.transforms.quarantine import quarantine_jsonl
+from energy_platform.transforms.serving import provisional_readings
 
 
 class RawObject(Config):
@@ -119,6 +121,19 @@ def _fetch_all(
     ]
 
 
+def _serve_now(clean: pd.DataFrame, tables: DynamoTables, settings: Settings) -> int:
+    """Put a small batch's readings in the readings table at once, provisionally: the day's
+    run puts them again as it merges them (with flags judged on the whole day). Done before
+    staging, so that run always comes after. Returns the items put (0 when the batch is left
+    to the day's run)."""
+    if clean.empty or len(clean) > settings.serve_on_ingest_max_rows:
+        return 0
+    params = AnomalyParams(out_of_range_kwh=settings.out_of_range_kwh)
+    readings = provisional_readings(clean, params)
+    tables.put_frame(c.READINGS_TABLE, datasets.READINGS.to_items(readings))
+    return len(readings)
+
+
 def _accounting_check(
     context: AssetExecutionContext, alerts: AlertNotifier, files: pd.DataFrame, written: pd.Series
 ) -> AssetCheckResult:
@@ -168,8 +183,9 @@ def _markdown(df: pd.DataFrame, limit: int = 20) -> str:
             keys.STAGED_READINGS,
             group_name="ingestion",
             description="Validated readings of each batch, staged per reading date under "
-            "staging/readings/ until the day's cleaned_readings merges them.",
-            kinds={"s3", "parquet"},
+            "staging/readings/ until the day's cleaned_readings merges them; a small batch's "
+            "readings are also put in the readings table at once, provisionally.",
+            kinds={"s3", "parquet", "dynamodb"},
             metadata=column_schema(schemas.STAGED_READINGS),
         ),
         AssetSpec(
@@ -218,6 +234,7 @@ def ingest_raw_files(
         return
     settings = get_settings()
     result = process_batch(files, now, settings.read_limits, settings.first_day)
+    served_now = _serve_now(result.clean, tables, settings)
 
     staged_keys, written = [], pd.Series(0, index=result.files[c.SOURCE_KEY])
     dates = reading_dates(result.clean)
@@ -260,6 +277,7 @@ def ingest_raw_files(
             "records_read": int(totals["records_read"]),
             "records_cleaned": int(totals["cleaned"]),
             "records_quarantined": int(totals["quarantined"]),
+            "readings_served_now": served_now,
             "partitions_touched": MetadataValue.json(result.dates()),
             "staged_objects": MetadataValue.json(staged_keys),
             "source_keys": MetadataValue.json([f.key for f in files]),

@@ -2,7 +2,7 @@
 AWS are retried: the policies of the assets, in one place.
 
 Meters report every 5 minutes and a raw file reaches silver and gold within a minute or so
-(sensor ticks of 10 s, runs of seconds), so silver and gold updated less than 10 minutes ago
+(sensor ticks of 5 s, runs of seconds), so silver and gold updated less than 10 minutes ago
 are fresh (one batch may be late). The report follows gold by at most one refresh interval.
 See docs/OPERATIONS.md, "Freshness and the report's refresh".
 """

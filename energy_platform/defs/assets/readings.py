@@ -16,6 +16,7 @@ from energy_platform.settings import get_settings
 from energy_platform.transforms.anomalies import AnomalyParams, detect_anomalies
 from energy_platform.transforms.dedupe import latest_readings
 from energy_platform.transforms.frames import to_frame
+from energy_platform.transforms.serving import with_keys_of
 
 
 def _staged(lake: LakeStorage, date: str) -> tuple[list[str], pd.DataFrame | None]:
@@ -76,7 +77,12 @@ def daily_readings(
         merged, AnomalyParams(out_of_range_kwh=get_settings().out_of_range_kwh)
     )
 
-    r_stats = sync_day(datasets.READINGS, date, readings, old_readings, lake, tables)
+    # Rows this run merges may have been served already, provisionally, by their ingest run
+    # (which may have been overtaken since): put them again, as silver has them now.
+    merged_now = None if incoming is None else with_keys_of(readings, incoming)
+    r_stats = sync_day(
+        datasets.READINGS, date, readings, old_readings, lake, tables, rewrite=merged_now
+    )
     a_stats = sync_day(datasets.ANOMALIES, date, anomalies, old_anomalies, lake, tables)
     lake.delete_keys(staged_keys)
 
