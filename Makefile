@@ -39,12 +39,14 @@ test-deps:
 	@sh scripts/ensure_chromium.sh
 	@sh scripts/ensure_postgres.sh
 
-test: install test-deps
+# The linters first (seconds), then the suite: CI (.ci/run) runs exactly this.
+test: install test-deps lint
 	$(BIN)/python -m pytest
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/cfn-lint --include-checks I -- deploy/cloudformation.yaml deploy/app.yaml
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -13,6 +13,7 @@ from energy_platform.defs.assets.ingest import ingest_raw_files
 from energy_platform.defs.assets.readings import daily_readings
 from energy_platform.defs.assets.report import energy_report
 from energy_platform.defs.jobs import daily_job, freshness_job, ingest_job
+from energy_platform.defs.metrics import failed_run_metrics_sensor, run_metrics_sensor
 from energy_platform.defs.schedules import freshness_schedule
 from energy_platform.defs.sensors import (
     automation_sensor,
@@ -45,6 +46,8 @@ defs = Definitions(
         staged_partitions_sensor,
         run_failure_alert_sensor,
         automation_sensor,
+        run_metrics_sensor,
+        failed_run_metrics_sensor,
     ],
     schedules=[freshness_schedule, simulator_schedule],
     resources={

@@ -22,11 +22,14 @@ import struct
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
+from email.message import Message
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
 from energy_platform_tests.background_server import BackgroundServer
 
+Observer = Callable[[str, str, Message, bytes], None]
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade"}
 
 S3_ERROR = (
@@ -145,6 +148,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         body = self._body()
+        if self.server.observer is not None:
+            self.server.observer(self.command, self.path, self.headers, body)
         service = _service(self.headers)
         fingerprint = hashlib.sha1(
             self.command.encode() + self.path.encode() + body, usedforsecurity=False
@@ -182,10 +187,14 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             conn.close()
         self.send_response(resp.status, resp.reason)
+        # A HEAD answer keeps the emulator's Content-Length: the size of the object, not of
+        # the (empty) payload.
+        head = self.command == "HEAD"
         for k, v in resp.getheaders():
-            if k.lower() not in HOP_HEADERS and k.lower() != "content-length":
+            if k.lower() not in HOP_HEADERS and (head or k.lower() != "content-length"):
                 self.send_header(k, v)
-        self.send_header("Content-Length", str(len(payload)))
+        if not head:
+            self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
@@ -194,9 +203,13 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class FaultProxy(BackgroundServer):
-    """`with FaultProxy(target, plan) as proxy:` serves on proxy.endpoint until the block ends."""
+    """`with FaultProxy(target, plan) as proxy:` serves on proxy.endpoint until the block ends.
 
-    def __init__(self, target: str, plan: FaultPlan):
+    `observer(method, path, headers, body)` sees every request before it is answered (the
+    policy test records the calls the platform makes that way, with a plan of no faults)."""
+
+    def __init__(self, target: str, plan: FaultPlan, observer: Observer | None = None):
         super().__init__(_Handler)
         self.target = urlsplit(target)
         self.plan = plan
+        self.observer = observer

@@ -74,21 +74,40 @@ def run_ingest(
     return result.success
 
 
-def run_days(instance: DagsterInstance, stats: DrainStats, defs: Definitions | None = None) -> int:
-    """Evaluate staged_partitions_sensor once and run every day it asks for."""
-    defs = defs or platform_defs()
-    result = _evaluate("staged_partitions_sensor", instance, None, defs)
-    job = defs.resolve_job_def("daily_job")
-    for request in result.run_requests or []:
-        outcome = job.execute_in_process(
+def day_requests(instance: DagsterInstance, defs: Definitions | None = None) -> list[RunRequest]:
+    """One evaluation of staged_partitions_sensor: the days it asks daily_job to run."""
+    result = _evaluate("staged_partitions_sensor", instance, None, defs or platform_defs())
+    return list(result.run_requests or [])
+
+
+def run_day(
+    instance: DagsterInstance,
+    request: RunRequest,
+    stats: DrainStats,
+    defs: Definitions | None = None,
+) -> bool:
+    outcome = (
+        (defs or platform_defs())
+        .resolve_job_def("daily_job")
+        .execute_in_process(
             partition_key=request.partition_key,
             instance=instance,
             tags=request.tags,
             raise_on_error=False,
         )
-        stats.daily_runs.append(request.partition_key)
-        stats.record(outcome)
-    return len(result.run_requests or [])
+    )
+    stats.daily_runs.append(request.partition_key)
+    stats.record(outcome)
+    return outcome.success
+
+
+def run_days(instance: DagsterInstance, stats: DrainStats, defs: Definitions | None = None) -> int:
+    """Evaluate staged_partitions_sensor once and run every day it asks for."""
+    defs = defs or platform_defs()
+    requests = day_requests(instance, defs)
+    for request in requests:
+        run_day(instance, request, stats, defs)
+    return len(requests)
 
 
 def drain(

@@ -81,6 +81,8 @@ def test_sensors_run_by_default_and_the_simulator_does_not() -> None:
         "staged_partitions_sensor",
         "run_failure_alert_sensor",
         "automation_sensor",
+        "run_metrics_sensor",
+        "failed_run_metrics_sensor",
     )
     for name in names:
         assert defs.resolve_sensor_def(name).default_status == DefaultSensorStatus.RUNNING

@@ -17,7 +17,9 @@ def _inventory(settings: Settings) -> dict[str, object]:
     s3 = boto3.client("s3", region_name=region)
     tables = {
         t: ddb.describe_table(TableName=t)["Table"]
-        for t in ddb.list_tables()["TableNames"]
+        for t in (
+            n for page in ddb.get_paginator("list_tables").paginate() for n in page["TableNames"]
+        )
         if t.startswith(settings.table_prefix)
     }
     return {
@@ -32,7 +34,8 @@ def _inventory(settings: Settings) -> dict[str, object]:
         ),
         "topics": sorted(
             t["TopicArn"]
-            for t in sns.list_topics()["Topics"]
+            for page in sns.get_paginator("list_topics").paginate()
+            for t in page["Topics"]
             if settings.table_prefix in t["TopicArn"]
         ),
         "notifications": s3.get_bucket_notification_configuration(Bucket=settings.bucket).get(

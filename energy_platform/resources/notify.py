@@ -8,8 +8,10 @@ from typing import Any
 
 from energy_platform.contract import ALERTS_TOPIC, prefixed
 from energy_platform.resources.clients import AwsResource, name_prefix_field
+from energy_platform.resources.metrics import ANOMALIES_FOUND, publish_metrics
 
 SUBJECT_LIMIT = 100
+BATCH_ANOMALIES = "batch_anomalies"
 
 
 class AlertNotifier(AwsResource):
@@ -36,4 +38,7 @@ class AlertNotifier(AwsResource):
             Message=body,
             MessageAttributes={"kind": {"DataType": "String", "StringValue": kind}},
         )
+        # The dashboard's anomalies: those an anomaly summary counts in newly arrived readings.
+        if kind == BATCH_ANOMALIES and "anomalies" in details:
+            publish_metrics({ANOMALIES_FOUND: details["anomalies"]})
         return resp["MessageId"]

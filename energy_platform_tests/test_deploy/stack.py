@@ -26,6 +26,7 @@ EMULATOR_GAPS = (
     "AWS::S3::Bucket NotificationConfiguration",
     "AWS::S3::Bucket BucketEncryption BucketKeyEnabled (kept as false)",
     "AWS::SQS::QueuePolicy (resource type not implemented)",
+    "AWS::S3::BucketPolicy (resource type not implemented; see apply_bucket_policy)",
     "AWS::DynamoDB::Table PointInTimeRecoverySpecification",
 )
 """What moto's CloudFormation leaves out of this template (found by experiment, moto 5.2.5)."""
@@ -50,10 +51,12 @@ def deploy_stack(
         Parameters=[
             {"ParameterKey": "BucketName", "ParameterValue": bucket},
             {"ParameterKey": "TablePrefix", "ParameterValue": prefix},
+            # One repository per stack: the emulator holds many stacks at once.
+            {"ParameterKey": "RepositoryName", "ParameterValue": bucket},
         ],
         Capabilities=CAPABILITIES,
     )
-    stack = _wait_for_create(cfn, stack_name, timeout)
+    stack = wait_for_create(cfn, stack_name, timeout)
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     outputs["StackName"] = stack_name
     if fill_emulator_gaps:
@@ -61,7 +64,7 @@ def deploy_stack(
     return outputs
 
 
-def _wait_for_create(cfn: Any, stack_name: str, timeout: float) -> dict[str, Any]:
+def wait_for_create(cfn: Any, stack_name: str, timeout: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
@@ -91,6 +94,7 @@ def template_values(
     values.update(
         {"AWS::Partition": "aws", "AWS::Region": region, "AWS::AccountId": account},
         DataBucket=outputs["BucketName"],
+        **{"DataBucket.Arn": outputs["BucketArn"]},
         RawEventsQueue=outputs["RawEventsQueueUrl"],
         DeadLettersQueue=outputs["DeadLettersQueueUrl"],
         **{"RawEventsQueue.Arn": outputs["RawEventsQueueArn"]},
@@ -147,6 +151,20 @@ def apply_emulator_gaps(
                 TableName=render(resource["Properties"]["TableName"], values),
                 PointInTimeRecoverySpecification=pitr,
             )
+
+
+def apply_bucket_policy(outputs: dict[str, str], region: str = "us-east-1") -> None:
+    """Put the template's bucket policy on the stack's bucket. Not one of the gaps filled for
+    every stack: the emulator speaks plain HTTP and honors the policy, so after this it
+    refuses every request to the bucket (as AWS refuses requests without TLS)."""
+    template = load_template()
+    cfn = aws_client("cloudformation", region)
+    stack = cfn.describe_stacks(StackName=outputs["StackName"])["Stacks"][0]
+    values = template_values(template, stack, outputs, region)
+    policy = render(template["Resources"]["DataBucketPolicy"]["Properties"], values)
+    aws_client("s3", region).put_bucket_policy(
+        Bucket=outputs["BucketName"], Policy=json.dumps(policy["PolicyDocument"])
+    )
 
 
 def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:

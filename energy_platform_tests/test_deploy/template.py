@@ -10,8 +10,15 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO / "deploy" / "cloudformation.yaml"
-IAM_POLICY_PATH = REPO / "docs" / "iam-policy.json"
-POLICY_RESOURCE = "PlatformPolicy"
+APP_TEMPLATE_PATH = REPO / "deploy" / "app.yaml"
+TEMPLATE_PATHS = (TEMPLATE_PATH, APP_TEMPLATE_PATH)
+ROLE_POLICIES = {
+    "pipeline": "PipelinePolicy",
+    "services": "SensorsPolicy",
+    "api": "ApiPolicy",
+}
+"""Which managed policy of the data stack each kind of process runs with."""
+NO_VALUE = {"Ref": "AWS::NoValue"}
 
 _SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
 
@@ -42,21 +49,10 @@ def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     return yaml.load(path.read_text(), Loader=_CfnLoader)  # a SafeLoader subclass
 
 
-def platform_policy_document(template: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The platform role's managed policy document, exactly as written in the template."""
+def policy_document(resource: str, template: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A managed policy's document, exactly as written in the template."""
     template = template or load_template()
-    return template["Resources"][POLICY_RESOURCE]["Properties"]["PolicyDocument"]
-
-
-def unwrap_subs(node: Any) -> Any:
-    """Replace every `{"Fn::Sub": "text"}` by its text, leaving `${...}` placeholders in it."""
-    if isinstance(node, dict):
-        if set(node) == {"Fn::Sub"} and isinstance(node["Fn::Sub"], str):
-            return node["Fn::Sub"]
-        return {k: unwrap_subs(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [unwrap_subs(v) for v in node]
-    return node
+    return template["Resources"][resource]["Properties"]["PolicyDocument"]
 
 
 def substitute(text: str, values: dict[str, str]) -> str:
@@ -64,16 +60,33 @@ def substitute(text: str, values: dict[str, str]) -> str:
     return _SUB_VARIABLE.sub(lambda m: values[m.group(1)], text)
 
 
-def render(node: Any, values: dict[str, str]) -> Any:
-    """Resolve `Ref`, `Fn::Sub` and `Fn::GetAtt` with `values` (`Name` and `Logical.Attr` keys)."""
+def render(node: Any, values: dict[str, str], conditions: dict[str, bool] | None = None) -> Any:
+    """Resolve `Ref`, `Fn::Sub`, `Fn::GetAtt`, `Fn::ImportValue` and `Fn::FindInMap` with
+    `values` (keys: `Name`, `Logical.Attr`, export names, `Map.Key.Name`), and `Fn::If` with
+    `conditions` (missing: false); `AWS::NoValue` leaves the item out."""
+    conditions = conditions or {}
     if isinstance(node, dict):
+        if set(node) == {"Fn::If"}:
+            name, if_true, if_false = node["Fn::If"]
+            return render(if_true if conditions.get(name) else if_false, values, conditions)
+        if node == NO_VALUE:
+            return NO_VALUE
         if set(node) == {"Ref"}:
             return values[node["Ref"]]
         if set(node) == {"Fn::Sub"} and isinstance(node["Fn::Sub"], str):
             return substitute(node["Fn::Sub"], values)
+        if set(node) == {"Fn::Sub"}:
+            text, variables = node["Fn::Sub"]
+            return substitute(text, {**values, **render(variables, values, conditions)})
+        if set(node) == {"Fn::ImportValue"}:
+            return values[render(node["Fn::ImportValue"], values, conditions)]
+        if set(node) == {"Fn::FindInMap"}:
+            mapping, key, name = (render(v, values, conditions) for v in node["Fn::FindInMap"])
+            return values[f"{mapping}.{key}.{name}"]
         if set(node) == {"Fn::GetAtt"}:
             return values[".".join(node["Fn::GetAtt"])]
-        return {k: render(v, values) for k, v in node.items()}
+        rendered = {k: render(v, values, conditions) for k, v in node.items()}
+        return {k: v for k, v in rendered.items() if v != NO_VALUE}
     if isinstance(node, list):
-        return [render(v, values) for v in node]
+        return [v for v in (render(v, values, conditions) for v in node) if v != NO_VALUE]
     return node

@@ -12,6 +12,7 @@ from urllib.parse import unquote_plus
 
 import pyarrow.parquet as pq
 import pytest
+from botocore.exceptions import ClientError
 from dagster import instance_for_test
 
 from energy_platform.contract import (
@@ -24,10 +25,10 @@ from energy_platform.resources.clients import aws_client
 from energy_platform.settings import Settings
 from energy_platform.tools.provision import provision
 from energy_platform_tests.harness import drain
-from energy_platform_tests.test_deploy.stack import deploy_stack
+from energy_platform_tests.test_deploy.stack import apply_bucket_policy, deploy_stack
 from energy_platform_tests.test_deploy.template import (
     load_template,
-    platform_policy_document,
+    policy_document,
     render,
 )
 
@@ -46,7 +47,9 @@ def _inventory(bucket: str, prefix: str) -> dict[str, Any]:
     sns = aws_client("sns", REGION)
     s3 = aws_client("s3", REGION)
     tables = {}
-    for name in ddb.list_tables()["TableNames"]:
+    for name in (
+        n for page in ddb.get_paginator("list_tables").paginate() for n in page["TableNames"]
+    ):
         if not name.startswith(prefix):
             continue
         table = ddb.describe_table(TableName=name)["Table"]
@@ -109,8 +112,8 @@ def test_stack_outputs_name_every_resource(stack: dict[str, str]) -> None:
     assert stack["RawEventsQueueArn"].endswith(f":{prefix}raw_events")
     assert stack["DeadLettersQueueArn"].endswith(f":{prefix}dead_letters")
     assert stack["BucketArn"] == f"arn:aws:s3:::{stack['BucketName']}"
-    assert ":role/" in stack["PlatformTaskRoleArn"]
-    assert ":policy/" in stack["PlatformPolicyArn"]
+    for role in ("PipelineRunRoleArn", "DagsterServicesRoleArn", "ApiTaskRoleArn"):
+        assert ":role/" in stack[role]
 
 
 def test_stack_and_provision_create_the_same_resources(
@@ -169,6 +172,23 @@ def test_upload_under_raw_reaches_the_stacks_raw_events_queue(stack: dict[str, s
     assert stack["RawEventsQueueName"] == prefixed(stack["TablePrefix"], RAW_EVENTS_QUEUE)
 
 
+def test_bucket_refuses_a_request_without_tls(emulator: str) -> None:
+    """The emulator answers plain HTTP and honors bucket policies: with the template's policy
+    on, it refuses a write and a read, as AWS refuses any request without TLS."""
+    bucket, prefix = _names()
+    outputs = deploy_stack(bucket, prefix, region=REGION)
+    s3 = aws_client("s3", REGION)
+    s3.put_object(Bucket=bucket, Key="silver/before.json", Body=b"[]")
+    apply_bucket_policy(outputs, REGION)
+    for call in (
+        lambda: s3.put_object(Bucket=bucket, Key="silver/after.json", Body=b"[]"),
+        lambda: s3.get_object(Bucket=bucket, Key="silver/before.json"),
+    ):
+        with pytest.raises(ClientError) as refused:
+            call()
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
 def test_what_moto_creates_from_the_template_alone(emulator: str) -> None:
     """Without filling moto's gaps: tables, GSI, queues, topic, encryption and the role."""
     bucket, prefix = _names()
@@ -182,16 +202,6 @@ def test_what_moto_creates_from_the_template_alone(emulator: str) -> None:
     assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
 
     iam = aws_client("iam", REGION)
-    role = iam.get_role(RoleName=outputs["PlatformTaskRoleName"])["Role"]
-    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
-    assert trust["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
-    attached = iam.list_attached_role_policies(RoleName=outputs["PlatformTaskRoleName"])
-    assert [p["PolicyArn"] for p in attached["AttachedPolicies"]] == [outputs["PlatformPolicyArn"]]
-    policy = iam.get_policy(PolicyArn=outputs["PlatformPolicyArn"])["Policy"]
-    version = iam.get_policy_version(
-        PolicyArn=outputs["PlatformPolicyArn"], VersionId=policy["DefaultVersionId"]
-    )["PolicyVersion"]["Document"]
-    document = json.loads(version) if isinstance(version, str) else version
     values = {
         "BucketName": bucket,
         "TablePrefix": prefix,
@@ -199,7 +209,23 @@ def test_what_moto_creates_from_the_template_alone(emulator: str) -> None:
         "AWS::Region": REGION,
         "AWS::AccountId": outputs["RawEventsQueueArn"].split(":")[4],
     }
-    assert document == render(platform_policy_document(load_template()), values)
+    template = load_template()
+    roles = {
+        "PipelinePolicy": outputs["PipelineRunRoleArn"],
+        "SensorsPolicy": outputs["DagsterServicesRoleArn"],
+        "ApiPolicy": outputs["ApiTaskRoleArn"],
+    }
+    for policy_name, role_arn in roles.items():
+        role_name = role_arn.rsplit("/", 1)[-1]
+        (trust,) = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]["Statement"]
+        assert trust["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
+        (attached,) = iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]
+        policy = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
+        version = iam.get_policy_version(
+            PolicyArn=attached["PolicyArn"], VersionId=policy["DefaultVersionId"]
+        )["PolicyVersion"]["Document"]
+        document = json.loads(version) if isinstance(version, str) else version
+        assert document == render(policy_document(policy_name, template), values)
 
 
 def _inventory_without_bucket_config(prefix: str) -> dict[str, Any]:
@@ -214,7 +240,9 @@ def _inventory_without_bucket_config(prefix: str) -> dict[str, Any]:
                 )
             )
         }
-        for name in ddb.list_tables()["TableNames"]
+        for name in (
+            n for page in ddb.get_paginator("list_tables").paginate() for n in page["TableNames"]
+        )
         if name.startswith(prefix)
     }
     queues = {

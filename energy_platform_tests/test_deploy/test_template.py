@@ -1,8 +1,8 @@
-"""deploy/cloudformation.yaml lints clean, follows the contract, and matches docs/iam-policy.json."""
+"""deploy/cloudformation.yaml lints clean, follows the contract, and is locked down."""
 
 from __future__ import annotations
 
-import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,25 +10,19 @@ from pathlib import Path
 from energy_platform.contract import (
     ALERTS_TOPIC,
     DEAD_LETTERS_QUEUE,
-    GOLD_COUNTY_5MIN_PREFIX,
-    GOLD_SITE_DAILY_PREFIX,
-    QUARANTINE_PREFIX,
     RAW_EVENTS_QUEUE,
     RAW_PREFIX,
-    REPORT_KEY,
-    SILVER_ANOMALIES_PREFIX,
-    SILVER_READINGS_PREFIX,
-    STAGING_READINGS_PREFIX,
     TABLE_INDEXES,
     TABLE_KEYS,
 )
+from energy_platform.resources.metrics import METRICS, NAMESPACE
 from energy_platform_tests.test_deploy.template import (
-    IAM_POLICY_PATH,
-    TEMPLATE_PATH,
+    APP_TEMPLATE_PATH,
+    ROLE_POLICIES,
+    TEMPLATE_PATHS,
     load_template,
-    platform_policy_document,
+    policy_document,
     render,
-    unwrap_subs,
 )
 
 CFN_LINT = Path(sys.executable).with_name("cfn-lint")
@@ -42,9 +36,9 @@ def _resources_of_type(template: dict, resource_type: str) -> dict[str, dict]:
     }
 
 
-def test_template_passes_cfn_lint_including_informational_rules() -> None:
+def test_templates_pass_cfn_lint_including_informational_rules() -> None:
     result = subprocess.run(
-        [str(CFN_LINT), "--include-checks", "I", "--", str(TEMPLATE_PATH)],
+        [str(CFN_LINT), "--include-checks", "I", "--", *map(str, TEMPLATE_PATHS)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -60,6 +54,7 @@ def test_template_tables_have_contract_keys_indexes_and_billing() -> None:
         props = by_name[table]
         assert props["BillingMode"] == "PAY_PER_REQUEST"
         assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert props["DeletionProtectionEnabled"] is True
         assert props["KeySchema"] == [
             {"AttributeName": pk, "KeyType": "HASH"},
             {"AttributeName": sk, "KeyType": "RANGE"},
@@ -97,28 +92,101 @@ def test_bucket_notifies_raw_prefix_only_after_the_queue_policy_exists() -> None
     assert config["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": RAW_PREFIX}]
 
 
-def test_docs_iam_policy_is_the_templates_policy_with_placeholders() -> None:
-    documented = json.loads(IAM_POLICY_PATH.read_text())
-    assert documented == unwrap_subs(platform_policy_document())
+def test_no_role_may_write_or_delete_under_raw() -> None:
+    """raw/ is the platform's input: uploads come from outside, lifecycle rules expire it."""
+    template = load_template()
+    for resource in ROLE_POLICIES.values():
+        for statement in policy_document(resource, template)["Statement"]:
+            rendered = render(statement, {**NAMES, "BucketName": "b"}, {"UseKms": True})
+            actions = _listed(rendered["Action"])
+            if {"s3:PutObject", "s3:DeleteObject"} & set(actions):
+                resources = _listed(rendered["Resource"])
+                assert not [r for r in resources if r.startswith(f"arn:aws:s3:::b/{RAW_PREFIX}")]
 
 
-def test_policy_objects_are_exactly_the_contracts_top_level_prefixes() -> None:
-    contract_folders = {
-        p.split("/", 1)[0]
-        for p in (
-            RAW_PREFIX,
-            QUARANTINE_PREFIX,
-            STAGING_READINGS_PREFIX,
-            SILVER_READINGS_PREFIX,
-            SILVER_ANOMALIES_PREFIX,
-            GOLD_COUNTY_5MIN_PREFIX,
-            GOLD_SITE_DAILY_PREFIX,
-            REPORT_KEY,
-        )
+def test_bucket_refuses_requests_without_tls() -> None:
+    policy = load_template()["Resources"]["DataBucketPolicy"]["Properties"]["PolicyDocument"]
+    (statement,) = policy["Statement"]
+    assert (statement["Effect"], statement["Principal"], statement["Action"]) == (
+        "Deny",
+        "*",
+        "s3:*",
+    )
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert statement["Resource"] == [
+        {"Fn::GetAtt": ["DataBucket", "Arn"]},
+        {"Fn::Sub": "${DataBucket.Arn}/*"},
+    ]
+
+
+def test_kms_key_parameter_encrypts_bucket_tables_topic_and_queues() -> None:
+    template = load_template()
+    key = "arn:aws:kms:us-east-1:123456789012:key/k"
+    values = {**NAMES, "KmsKeyArn": key, "BucketName": "b"}
+    encrypted = ("AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::SNS::Topic", "AWS::SQS::Queue")
+    resources = {
+        name: render(_without_refs_to_other_resources(r["Properties"]), values, {"UseKms": True})
+        for name, r in template["Resources"].items()
+        if r["Type"] in encrypted
     }
-    statements = {s["Sid"]: s for s in unwrap_subs(platform_policy_document())["Statement"]}
-    object_arns = statements["ReadWritePlatformObjects"]["Resource"]
-    listed = statements["ListPlatformPrefixes"]["Condition"]["StringLike"]["s3:prefix"]
-    assert {arn.split("/", 1)[1].removesuffix("/*") for arn in object_arns} == contract_folders
-    assert {p.removesuffix("/*") for p in listed} == contract_folders
-    assert all(arn.endswith("/*") for arn in object_arns)
+    (rule,) = resources["DataBucket"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "aws:kms",
+        "KMSMasterKeyID": key,
+    }
+    for name, r in template["Resources"].items():
+        if r["Type"] == "AWS::DynamoDB::Table":
+            assert resources[name]["SSESpecification"]["KMSMasterKeyId"] == key
+        if r["Type"] in ("AWS::SNS::Topic", "AWS::SQS::Queue"):
+            assert resources[name]["KmsMasterKeyId"] == key
+    queue = template["Resources"]["RawEventsQueue"]["Properties"]
+    without = render(_without_refs_to_other_resources(queue), values)
+    assert "KmsMasterKeyId" not in without and without["SqsManagedSseEnabled"] is True
+
+
+def _without_refs_to_other_resources(props: dict) -> dict:
+    keep = ("BucketEncryption", "SSESpecification", "KmsMasterKeyId", "SqsManagedSseEnabled")
+    return {k: v for k, v in props.items() if k in keep}
+
+
+NAMES = {"TablePrefix": "p_", "AWS::Partition": "aws", "AWS::Region": "r", "AWS::AccountId": "1"}
+
+
+def _listed(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
+def test_trial_profile_is_the_low_cost_one() -> None:
+    profiles = load_template(APP_TEMPLATE_PATH)["Mappings"]["Profiles"]
+    trial, production = profiles["trial"], profiles["production"]
+    assert (trial["DbInstanceClass"], trial["DbMultiAz"], trial["ApiCount"]) == (
+        "db.t4g.micro",
+        "false",
+        1,
+    )
+    assert production["DbMultiAz"] == "true" and production["ApiCount"] == 2
+    assert int(trial["ServiceCpu"]) <= int(production["ServiceCpu"])
+
+
+def test_alarms_and_dashboard_read_only_metrics_the_platform_publishes() -> None:
+    resources = load_template(APP_TEMPLATE_PATH)["Resources"]
+    alarmed = {
+        r["Properties"]["MetricName"]
+        for r in resources.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"]["Namespace"] == NAMESPACE
+    }
+    body = resources["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0]
+    shown = set(re.findall(rf'\["{NAMESPACE}", "(\w+)"', body))
+    assert alarmed <= METRICS and shown <= METRICS
+    assert alarmed | shown == METRICS
+
+
+def test_runs_may_list_the_bucket_so_a_missing_key_answers_404_not_403() -> None:
+    """S3 hides whether a key exists from callers that may not list the bucket: a run reading
+    a day's first partition would get AccessDenied instead of NoSuchKey."""
+    (listing,) = [
+        s
+        for s in policy_document(ROLE_POLICIES["pipeline"])["Statement"]
+        if s["Action"] == "s3:ListBucket"
+    ]
+    assert "Condition" not in listing
