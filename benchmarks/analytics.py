@@ -43,7 +43,9 @@ def detect_month(
     from energy_platform.transforms.underperformance import underperformance
 
     history = params.history_days
-    frames = [fleet_readings(sites, FIRST + timedelta(days=d), 1, seed, faults) for d in range(history)]
+    frames = [
+        fleet_readings(sites, FIRST + timedelta(days=d), 1, seed, faults) for d in range(history)
+    ]
     segments, wall, cpu, previous = [], 0.0, 0.0, None
     for d in range(history, history + days):
         day = fleet_readings(sites, FIRST + timedelta(days=d), 1, seed, faults)
@@ -73,7 +75,9 @@ def onsets(sites: int, days: int, faults: tuple, ratio: float) -> pd.DataFrame:
     rows = []
     for f in faults:  # one vectorized month per fault: a few dozen faults
         lat, lon = fleet.loc[f.site_id, ["latitude", "longitude"]]
-        factor = fault_factor((f,), np.full(len(epoch), f.site_id, dtype=object), np.full(len(epoch), lon), epoch)
+        factor = fault_factor(
+            (f,), np.full(len(epoch), f.site_id, dtype=object), np.full(len(epoch), lon), epoch
+        )
         due = (factor < ratio) & (sun_elevation_sine(epoch, lat, lon) > 0)
         onset = pd.Timestamp(epoch[due.argmax()], unit="s", tz="UTC") if due.any() else pd.NaT
         rows.append({"kind": f.kind, c.SITE_ID: f.site_id, "planted": f.start, "onset": onset})
@@ -85,7 +89,9 @@ def score(segments: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     from energy_platform import contract as c
 
     events = (
-        segments.groupby([c.SITE_ID, c.EVENT_START])[c.END].max().reset_index()
+        segments.groupby([c.SITE_ID, c.EVENT_START])[c.END]
+        .max()
+        .reset_index()
         .merge(truth, on=c.SITE_ID, how="left")
     )
     events["true"] = events["planted"].notna() & (
@@ -152,7 +158,9 @@ def run(sites: int = 500, days: int = 30, per_kind: int = 20, seed: int = 21) ->
         )
     readings = sites * days * 86_400 // 300
     figures += [
-        Figure(bench, "detector wall time", round(wall, 1), "s", note=f"{readings:,} readings judged"),
+        Figure(
+            bench, "detector wall time", round(wall, 1), "s", note=f"{readings:,} readings judged"
+        ),
         Figure(bench, "detector CPU time", round(cpu, 1), "s"),
         Figure(bench, "peak RSS", round(rss, 0), "MiB", note=f"{rss_before:.0f} MiB before"),
     ]
