@@ -51,8 +51,13 @@ def detect_month(
         day = fleet_readings(sites, FIRST + timedelta(days=d), 1, seed, faults)
         date = (FIRST + timedelta(days=d)).strftime("%Y-%m-%d")
 
-        def one(day: pd.DataFrame = day, date: str = date) -> pd.DataFrame:
-            baseline = site_baseline(pd.concat(frames[-history:], ignore_index=True), params)
+        def one(
+            recent: list[pd.DataFrame] = frames[-history:],
+            day: pd.DataFrame = day,
+            date: str = date,
+            previous: pd.DataFrame | None = previous,
+        ) -> pd.DataFrame:
+            baseline = site_baseline(pd.concat(recent, ignore_index=True), params)
             return underperformance(day, baseline, previous, date, params)
 
         previous, t = timed(one)

@@ -105,7 +105,7 @@ SITE_BASELINE = pa.schema(
         (c.COUNTY, pa.string()),
         (c.SLOT, pa.int64()),
         (c.EXPECTED, pa.float64()),
-        (c.COUNTY_SHARE, pa.float64()),
+        (c.TYPICAL, pa.float64()),
         (c.DAYLIGHT, pa.bool_()),
         (c.HISTORY_DAYS, pa.int64()),
     ]

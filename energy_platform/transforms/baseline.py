@@ -1,20 +1,23 @@
 """Each site's own baseline: the generation to expect in each 5-minute slot of the UTC day.
 
-The baseline of day D holds, per site and slot, the median over the site's *good* days among
-the trailing `history_days` days (D-7..D-1 by default), readings with anomalies left out, of
-its generation (`expected_kwh`) and of its share of its county's median generation in the
-same slot (`county_share`). A day is good when the site's share of its county's output that day (its
-generation over the county median's) is at least `good_day_share` of its best share in the
-window: a cloudy day dims a whole county and keeps the site's share, while a fault (soiling,
-a failed string, a new shadow) lowers the share and so stays out of the baseline until it
-fills the whole window. The day's expected generation is the site's `county_share` times its
-county's median generation in that slot on that day (transforms/underperformance.py): the
-weather and the season, shared by the county's sites, cancel out. This needs `min_peers` sites
-in the county; a site without them is not judged.
+Built from the trailing `history_days` days (D-7..D-1 for day D by default), readings with
+anomalies left out, per site and slot:
+- `typical_kwh`: the median generation over all those days;
+- the county's *weather* at each 5-minute time: the median over the county's sites of
+  generation / typical (at least `min_peers` sites; else the time is not judged). Sites of a
+  county share clouds and season, so a cloudy hour dims all of them alike, while a fault
+  dims one site and moves the median little;
+- `expected_kwh`: the median over the site's *good* days of generation / weather: what the
+  site makes under the window's typical weather. A day is good when the site's generation
+  over weather x typical that day is at least `good_day_share` of its best day in the window:
+  a fault (soiling, a failed string, a new shadow) keeps its days out of the baseline until
+  it fills the whole window.
+The day's expected generation is `expected_kwh` times that day's weather, computed the same
+way (transforms/underperformance.py).
 
 A site with readings on fewer than `min_history_days` days of the window gets no baseline (it
-is not judged). A slot is daylight when its baseline is at least `daylight_share` of the
-site's peak slot. docs/ANOMALIES.md documents every parameter.
+is not judged). A slot is daylight when its typical generation is at least `daylight_share` of the
+site's peak typical slot. docs/ANOMALIES.md documents every parameter.
 """
 
 from __future__ import annotations
@@ -42,13 +45,14 @@ class AnalyticsParams:
     min_history_days: int = 3
     """Days with readings a site needs in that window before it is judged."""
     good_day_share: float = 0.97
-    """A day enters the baseline when the site's share of its county is at least this share of
-    its best share in the window."""
+    """A day enters the baseline when the site's performance (generation / (weather x
+    typical)) is at least this share of its best day's in the window."""
     daylight_share: float = 0.1
-    """A slot is daylight when its baseline is at least this share of the site's peak slot."""
+    """A slot is daylight when its typical generation is at least this share of the site's
+    peak slot."""
     min_peers: int = 3
-    """Sites of a county (with a baseline and a reading in the slot) needed to tell weather from a
-    fault; a slot with fewer is not judged."""
+    """Sites of a county reporting in a slot needed to tell weather from a fault; a slot with
+    fewer is not judged."""
     ratio: float = 0.8
     """Underperforming: generation below this share of the expected over `window_slots`."""
     window_slots: int = 12
@@ -77,13 +81,14 @@ def site_counties(readings: pd.DataFrame) -> pd.Series:
     return counts.drop_duplicates(c.SITE_ID).set_index(c.SITE_ID)[c.COUNTY]
 
 
-def county_reference(frame: pd.DataFrame, min_peers: int) -> pd.Series:
-    """Per row of `frame` (county, epoch, generation): the median generation of its county's
-    sites in the same 5-minute slot, NaN when fewer than `min_peers` sites report there."""
-    ref = frame.groupby([c.COUNTY, "epoch"])[c.GENERATED].agg(["median", "size"])
-    ref = ref["median"].where(ref["size"] >= min_peers)
-    keys = pd.MultiIndex.from_arrays([frame[c.COUNTY], frame["epoch"]])
-    return pd.Series(ref.reindex(keys).to_numpy(), index=frame.index)
+def county_weather(frame: pd.DataFrame, min_peers: int) -> pd.Series:
+    """Per row of `frame` (county, epoch, generation, typical): the weather of its county in
+    that 5-minute slot, the median over the county's sites of generation / typical generation;
+    NaN when fewer than `min_peers` sites with a typical value report there."""
+    ratio = frame[c.GENERATED] / frame[c.TYPICAL].where(frame[c.TYPICAL] > 0)
+    grouped = ratio.groupby([frame[c.COUNTY], frame["epoch"]])
+    weather = grouped.transform("median").where(grouped.transform("count") >= min_peers)
+    return weather.where(weather > 0)
 
 
 def slot_frame(readings: pd.DataFrame, counties: pd.Series) -> pd.DataFrame:
@@ -105,32 +110,35 @@ def slot_frame(readings: pd.DataFrame, counties: pd.Series) -> pd.DataFrame:
 
 def site_baseline(history: pd.DataFrame, params: AnalyticsParams) -> pd.DataFrame:
     """The baseline (schemas.SITE_BASELINE) from the trailing days' cleaned readings."""
-    if not (~history[c.IS_ANOMALY].to_numpy(dtype=bool)).any():
+    clean = history.loc[~history[c.IS_ANOMALY].to_numpy(dtype=bool)]
+    if clean.empty:
         return to_frame(schemas.SITE_BASELINE.empty_table())
-    counties = site_counties(history.loc[~history[c.IS_ANOMALY].to_numpy(dtype=bool)])
-    r = slot_frame(history, counties)
-    daily = r.groupby([c.SITE_ID, c.COUNTY, "day"], sort=False)[c.GENERATED].sum().reset_index()
-    county = daily.groupby([c.COUNTY, "day"])[c.GENERATED].agg(["median", "size"])
-    daily = daily.join(county, on=[c.COUNTY, "day"])
-    peers = (daily["size"] >= params.min_peers) & (daily["median"] > 0)
-    daily["share"] = np.where(peers, daily[c.GENERATED] / daily["median"].where(peers), 1.0)
-    by_site = daily.groupby(c.SITE_ID)
-    daily[HISTORY] = by_site["day"].transform("size")
-    best = by_site["share"].transform("max")
+    counties = site_counties(clean)
+    r = slot_frame(clean, counties)
+    by_slot = r.groupby([c.SITE_ID, c.SLOT])[c.GENERATED]
+    r[c.TYPICAL] = by_slot.transform("median")
+    weather = county_weather(r, params.min_peers)
+    r["normal"] = r[c.GENERATED] / weather
+    r["weather_typical"] = weather * r[c.TYPICAL]
+    judged = r.loc[weather.notna()]
+    daily = judged.groupby([c.SITE_ID, "day"])[[c.GENERATED, "weather_typical"]].sum()
+    daily = (daily[c.GENERATED] / daily["weather_typical"]).rename("performance").reset_index()
+    days = r.groupby(c.SITE_ID)["day"].nunique()
+    daily[HISTORY] = daily[c.SITE_ID].map(days)
+    best = daily.groupby(c.SITE_ID)["performance"].transform("max")
     good = daily.loc[
-        (daily["share"] >= params.good_day_share * best)
+        (daily["performance"] >= params.good_day_share * best)
         & (daily[HISTORY] >= params.min_history_days),
-        [c.SITE_ID, "day", HISTORY],
+        [c.SITE_ID, "day"],
     ]
-    r[c.COUNTY_SHARE] = r[c.GENERATED] / county_reference(r, params.min_peers)
-    r = r.merge(good, on=[c.SITE_ID, "day"])
     base = (
-        r.groupby([c.SITE_ID, c.SLOT])
-        .agg(**{c.EXPECTED: (c.GENERATED, "median"), c.COUNTY_SHARE: (c.COUNTY_SHARE, "median")})
+        judged.merge(good, on=[c.SITE_ID, "day"])
+        .groupby([c.SITE_ID, c.SLOT])
+        .agg(**{c.EXPECTED: ("normal", "median"), c.TYPICAL: (c.TYPICAL, "first")})
         .reset_index()
     )
-    peak = base.groupby(c.SITE_ID)[c.EXPECTED].transform("max")
-    base[c.DAYLIGHT] = (peak > 0) & (base[c.EXPECTED] >= params.daylight_share * peak)
+    peak = base.groupby(c.SITE_ID)[c.TYPICAL].transform("max")
+    base[c.DAYLIGHT] = (peak > 0) & (base[c.TYPICAL] >= params.daylight_share * peak)
     base[c.COUNTY] = base[c.SITE_ID].map(counties)
-    base[c.HISTORY_DAYS] = base[c.SITE_ID].map(good.groupby(c.SITE_ID)[HISTORY].first())
+    base[c.HISTORY_DAYS] = base[c.SITE_ID].map(days)
     return to_frame(to_table(base, schemas.SITE_BASELINE))

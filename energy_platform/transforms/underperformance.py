@@ -1,9 +1,9 @@
 """Underperformance: a site producing less than its own baseline says it should, for long.
 
 For each daylight slot of the day (transforms/baseline.py) with a reading without anomalies,
-the expected generation is the site's baseline times the county factor: the median, over the
-county's sites judged in that slot, of generation / baseline. Weather and season dim a whole
-county and so move the expected value with them; a fault dims one site.
+the expected generation is the site's baseline (`expected_kwh`) times its county's weather
+at that time: the median over the county's sites of generation / typical generation. Weather
+and season dim a whole county and so move the expected value with them; a fault dims one site.
 
 A slot is underperforming when the site's generation over its last `window_slots` judged
 slots of the day is below `ratio` of the expected over the same slots. A run of consecutive
@@ -25,7 +25,7 @@ from energy_platform import schemas
 from energy_platform.transforms.baseline import (
     SLOT_SECONDS,
     AnalyticsParams,
-    county_reference,
+    county_weather,
     site_counties,
     slot_frame,
 )
@@ -36,14 +36,13 @@ def judged_slots(
     readings: pd.DataFrame, baseline: pd.DataFrame, params: AnalyticsParams
 ) -> pd.DataFrame:
     """The day's judged slots, sorted by site and time: site_id, county, epoch, slot, actual
-    and expected generation (the site's county share times its county's median generation)."""
+    and expected generation (the site's baseline times the county's weather)."""
     clean = readings.loc[~readings[c.IS_ANOMALY].to_numpy(dtype=bool)]
-    r = slot_frame(clean, site_counties(clean)).rename(columns={c.GENERATED: c.ACTUAL})
-    r["reference"] = county_reference(r.rename(columns={c.ACTUAL: c.GENERATED}), params.min_peers)
-    day = baseline.loc[baseline[c.DAYLIGHT], [c.SITE_ID, c.SLOT, c.COUNTY_SHARE]]
-    r = r.merge(day, on=[c.SITE_ID, c.SLOT])
-    r[c.EXPECTED] = r[c.COUNTY_SHARE] * r["reference"]
-    r = r.loc[r[c.EXPECTED] > 0]
+    r = slot_frame(clean, site_counties(clean))
+    r = r.merge(baseline[[c.SITE_ID, c.SLOT, c.EXPECTED, c.TYPICAL, c.DAYLIGHT]], how="left")
+    r[c.EXPECTED] = r[c.EXPECTED] * county_weather(r, params.min_peers)
+    r = r.loc[r[c.DAYLIGHT].fillna(False).astype(bool) & (r[c.EXPECTED] > 0)]
+    r = r.rename(columns={c.GENERATED: c.ACTUAL})
     cols = [c.SITE_ID, c.COUNTY, "epoch", c.SLOT, c.ACTUAL, c.EXPECTED]
     return r.sort_values([c.SITE_ID, "epoch"], kind="stable")[cols].reset_index(drop=True)
 
