@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
-from dagster import instance_for_test
+from dagster import instance_for_test, materialize
 
 from energy_platform import contract as c
+from energy_platform.defs.assets.report import energy_report
 from energy_platform.resources.s3 import LakeStorage
 from energy_platform.settings import Settings
 from energy_platform.tools.faults import Fault, FaultKind
@@ -48,7 +50,7 @@ def _upload_day(config: SimulationConfig, n: int) -> None:
 
 
 def test_simulated_days_yield_device_stats_and_the_planted_underperformance(
-    platform_env: Settings,
+    platform_env: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lake, inbox = LakeView(platform_env), AlertInbox(platform_env)
     config = SimulationConfig(
@@ -102,3 +104,15 @@ def test_simulated_days_yield_device_stats_and_the_planted_underperformance(
     alerts = [a for a in inbox.new() if a["kind"] == "underperformance"]
     alerted = sorted(e[c.SITE_ID] for a in alerts for e in a["events"])
     assert alerted == sorted(f.site_id for f in FAULTS)  # once each, when the event starts
+
+    monkeypatch.chdir(tmp_path)
+    assert materialize([energy_report], resources={"lake": LakeStorage()}).success
+    page = lake.get(c.REPORT_KEY).decode()
+    ranked = page[page.index('id="energy-lost"') : page.index('id="device-daily"')]
+    lost = events.groupby(c.SITE_ID)[c.ENERGY_LOST].sum().sort_values(ascending=False)
+    assert [ranked.index(site) for site in lost.index] == sorted(
+        ranked.index(site) for site in lost.index
+    )
+    assert all(
+        device in page for device in devices.loc[devices[c.DATE] == "2024-06-06", c.DEVICE_ID]
+    )
