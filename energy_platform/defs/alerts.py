@@ -46,8 +46,9 @@ def underperformance_summary(date: str, starting: pd.DataFrame) -> dict[str, Any
         return None
     worst = starting.sort_values(c.ENERGY_LOST, ascending=False, kind="stable")
     return {
-        "subject": f"Energy platform: {len(starting)} sites started underperforming on {date}",
+        "subject": f"Energy platform: {len(starting)} underperformance events started on {date}",
         "date": date,
+        "sites": int(starting[c.SITE_ID].nunique()),
         "events": [
             {
                 "site_id": row[c.SITE_ID],
