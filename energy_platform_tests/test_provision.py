@@ -15,9 +15,12 @@ def _inventory(settings: Settings) -> dict[str, object]:
     sqs = boto3.client("sqs", region_name=region)
     sns = boto3.client("sns", region_name=region)
     s3 = boto3.client("s3", region_name=region)
+    names = (
+        t for page in ddb.get_paginator("list_tables").paginate() for t in page["TableNames"]
+    )  # a page holds 100 names: the session's emulator has more tables than that
     tables = {
         t: ddb.describe_table(TableName=t)["Table"]
-        for t in ddb.list_tables()["TableNames"]
+        for t in names
         if t.startswith(settings.table_prefix)
     }
     return {
