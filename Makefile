@@ -53,7 +53,7 @@ format: install
 	$(BIN)/ruff format .
 
 bench: install
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks $(if $(ONLY),--only $(ONLY))
 
 clean:
 	rm -rf $(VENV) .dagster_home .emulator *.egg-info

@@ -88,6 +88,14 @@ def _api(quick: bool, repeat: int) -> list[Figure]:
     ]
 
 
+def _analytics(quick: bool, repeat: int) -> list[Figure]:
+    from benchmarks import analytics
+
+    if quick:
+        return analytics.run(sites=100, days=10, per_kind=5)
+    return analytics.run(sites=500, days=30, per_kind=25)
+
+
 BENCHMARKS: dict[str, Callable[[bool, int], list[Figure]]] = {
     "core": _core,
     "memory": _memory,
@@ -96,6 +104,7 @@ BENCHMARKS: dict[str, Callable[[bool, int], list[Figure]]] = {
     "latency": _latency,
     "report": _report,
     "api": _api,
+    "analytics": _analytics,
 }
 
 

@@ -15,6 +15,9 @@ SILVER_READINGS_PREFIX: Final = "silver/readings/"
 SILVER_ANOMALIES_PREFIX: Final = "silver/anomalies/"
 GOLD_COUNTY_5MIN_PREFIX: Final = "gold/county_5min/"
 GOLD_SITE_DAILY_PREFIX: Final = "gold/site_daily/"
+GOLD_DEVICE_DAILY_PREFIX: Final = "gold/device_daily/"
+GOLD_SITE_BASELINE_PREFIX: Final = "gold/site_baseline/"
+GOLD_UNDERPERFORMANCE_PREFIX: Final = "gold/underperformance/"
 REPORT_KEY: Final = "reports/energy_report.html"
 PARTITION_FILE: Final = "part-0.parquet"
 """Each Hive partition `date=YYYY-MM-DD/` of silver and gold holds exactly this one file."""
@@ -29,6 +32,8 @@ COUNTY_5MIN_TABLE: Final = "county_5min"
 SITE_DAILY_TABLE: Final = "site_daily"
 INGESTED_FILES_TABLE: Final = "ingested_files"
 """Ledger of raw objects processed (one item per key and ETag): the sensor's memory."""
+DEVICE_DAILY_TABLE: Final = "device_daily"
+UNDERPERFORMANCE_TABLE: Final = "underperformance"
 
 TABLE_KEYS: Final[dict[str, tuple[str, str]]] = {
     READINGS_TABLE: ("site_id", "ts"),
@@ -36,6 +41,8 @@ TABLE_KEYS: Final[dict[str, tuple[str, str]]] = {
     COUNTY_5MIN_TABLE: ("county", "window_start"),
     SITE_DAILY_TABLE: ("site_id", "date"),
     INGESTED_FILES_TABLE: ("source_key", "etag"),
+    DEVICE_DAILY_TABLE: ("device_id", "date"),
+    UNDERPERFORMANCE_TABLE: ("site_id", "start"),
 }
 
 ALERTS_TOPIC: Final = "alerts"
@@ -171,8 +178,12 @@ ANOMALY_DATE: Final = DATE
 ANOMALIES_BY_DATE_INDEX: Final = "by_date"
 """Global secondary index of the anomalies table: all sites' anomalies of one day, in time order."""
 
+UNDERPERFORMANCE_BY_DATE_INDEX: Final = "by_date"
+"""Global secondary index of the underperformance table: all sites' event days of one date."""
+
 TABLE_INDEXES: Final[dict[str, dict[str, tuple[str, str]]]] = {
     ANOMALIES_TABLE: {ANOMALIES_BY_DATE_INDEX: (ANOMALY_DATE, TS_TYPE)},
+    UNDERPERFORMANCE_TABLE: {UNDERPERFORMANCE_BY_DATE_INDEX: ("date", "start")},
 }
 """Global secondary indexes (partition key, sort key) by table; every attribute projected."""
 
@@ -206,6 +217,32 @@ CONSUMED_SUM: Final = "consumed_kwh"
 MIN_NET: Final = "min_net_kwh"
 MAX_NET: Final = "max_net_kwh"
 WINDOW_MINUTES: Final = 5
+
+# --- Analytics: device statistics, site baselines, underperformance -------------------------
+ANOMALY_SHARE: Final = "anomaly_share"
+MIN_GENERATED: Final = "min_generated_kwh"
+AVG_GENERATED: Final = "avg_generated_kwh"
+MAX_GENERATED: Final = "max_generated_kwh"
+MIN_CONSUMED: Final = "min_consumed_kwh"
+AVG_CONSUMED: Final = "avg_consumed_kwh"
+MAX_CONSUMED: Final = "max_consumed_kwh"
+SLOT: Final = "slot"
+"""5-minute slot of the UTC day, 0..287."""
+EXPECTED: Final = "expected_kwh"
+TYPICAL: Final = "typical_kwh"
+"""A site's median generation in a 5-minute slot over the baseline's trailing days."""
+DAYLIGHT: Final = "daylight"
+HISTORY_DAYS: Final = "history_days"
+EVENT_START: Final = "event_start"
+"""When the underperformance event began: its first day's `start` (events span nights)."""
+START: Final = "start"
+END: Final = "end"
+ACTUAL: Final = "actual_kwh"
+ENERGY_LOST: Final = "energy_lost_kwh"
+PERFORMANCE_RATIO: Final = "performance_ratio"
+OPEN: Final = "open"
+"""The event still held at the site's last daylight slot of the day: the next day may continue it."""
+UNDERPERFORMANCE: Final = "underperformance"
 
 TS_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
 """How timestamps are written to DynamoDB and JSON outputs."""

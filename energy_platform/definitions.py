@@ -8,7 +8,12 @@ the tests all load this module.
 from dagster import Definitions
 
 from energy_platform.defs import checks
-from energy_platform.defs.assets.aggregates import county_5min_aggregates, site_daily_aggregates
+from energy_platform.defs.assets.aggregates import (
+    county_5min_aggregates,
+    device_daily_stats,
+    site_daily_aggregates,
+)
+from energy_platform.defs.assets.analytics import site_baseline_asset, underperformance_events
 from energy_platform.defs.assets.ingest import ingest_raw_files
 from energy_platform.defs.assets.readings import daily_readings
 from energy_platform.defs.assets.report import energy_report
@@ -30,6 +35,9 @@ defs = Definitions(
         daily_readings,
         county_5min_aggregates,
         site_daily_aggregates,
+        device_daily_stats,
+        site_baseline_asset,
+        underperformance_events,
         energy_report,
     ],
     asset_checks=[

@@ -78,6 +78,59 @@ SITE_DAILY = pa.schema(
 )
 """gold/site_daily: per site and UTC date; sums, min and max over readings without anomalies."""
 
+DEVICE_DAILY = pa.schema(
+    [
+        (c.DEVICE_ID, pa.string()),
+        (c.DATE, pa.string()),
+        (c.SITE_ID, pa.string()),
+        (c.READING_COUNT, pa.int64()),
+        (c.ANOMALY_COUNT, pa.int64()),
+        (c.ANOMALY_SHARE, pa.float64()),
+        (c.GENERATED_SUM, pa.float64()),
+        (c.CONSUMED_SUM, pa.float64()),
+        (c.MIN_GENERATED, pa.float64()),
+        (c.AVG_GENERATED, pa.float64()),
+        (c.MAX_GENERATED, pa.float64()),
+        (c.MIN_CONSUMED, pa.float64()),
+        (c.AVG_CONSUMED, pa.float64()),
+        (c.MAX_CONSUMED, pa.float64()),
+    ]
+)
+"""gold/device_daily: per device (or, for readings without one, the site id) and UTC date;
+counts over every reading, sums and min/avg/max over readings without anomalies."""
+
+SITE_BASELINE = pa.schema(
+    [
+        (c.SITE_ID, pa.string()),
+        (c.COUNTY, pa.string()),
+        (c.SLOT, pa.int64()),
+        (c.EXPECTED, pa.float64()),
+        (c.TYPICAL, pa.float64()),
+        (c.DAYLIGHT, pa.bool_()),
+        (c.HISTORY_DAYS, pa.int64()),
+    ]
+)
+"""gold/site_baseline: per site and 5-minute slot of the day, the generation its recent history
+leads to expect (transforms/baseline.py)."""
+
+UNDERPERFORMANCE = pa.schema(
+    [
+        (c.SITE_ID, pa.string()),
+        (c.START, UTC_SECONDS),
+        (c.END, UTC_SECONDS),
+        (c.EVENT_START, UTC_SECONDS),
+        (c.DATE, pa.string()),
+        (c.COUNTY, pa.string()),
+        (c.EXPECTED, pa.float64()),
+        (c.ACTUAL, pa.float64()),
+        (c.ENERGY_LOST, pa.float64()),
+        (c.PERFORMANCE_RATIO, pa.float64()),
+        (c.OPEN, pa.bool_()),
+    ]
+)
+"""gold/underperformance: one row per underperformance event and UTC day it covers
+(transforms/underperformance.py); `event_start` ties the days of one event together."""
+
 MAX_QUARANTINED_RAW_BYTES = 64 * 1024
 """A quarantined record keeps at most this many bytes (UTF-8, whole characters) of its raw text;
 the full text stays in the raw object under raw/."""

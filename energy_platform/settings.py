@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 
 from energy_platform import contract as c
+from energy_platform.transforms.baseline import AnalyticsParams
 from energy_platform.transforms.pieces import ReadLimits
 
 DEFAULT_REGION = "us-east-1"
@@ -44,6 +45,8 @@ class Settings:
     webserver_url: str = DEFAULT_WEBSERVER_URL
     """The Dagster UI that alerts and `which-run` link to (`DAGSTER_WEBSERVER_URL`;
     `energy-platform dev --port N` sets it to http://localhost:N)."""
+    analytics: AnalyticsParams = field(default_factory=AnalyticsParams)
+    """Site baselines and underperformance (`ENERGY_UNDERPERFORMANCE_*`, docs/ANOMALIES.md)."""
 
     @classmethod
     def from_env(cls, env: os._Environ[str] | dict[str, str] | None = None) -> Settings:
@@ -65,7 +68,22 @@ class Settings:
             serve_on_ingest_max_rows=int(env.get("ENERGY_SERVE_ON_INGEST_MAX_ROWS") or 20_000),
             raw_events_wait_seconds=int(env.get("ENERGY_RAW_EVENTS_WAIT_SECONDS") or 3),
             webserver_url=env.get(WEBSERVER_URL_ENV) or DEFAULT_WEBSERVER_URL,
+            analytics=_analytics(env),
         )
+
+
+ANALYTICS_ENV = "ENERGY_UNDERPERFORMANCE_"
+"""`ENERGY_UNDERPERFORMANCE_RATIO=0.75` sets `AnalyticsParams.ratio`, and so on for each field."""
+
+
+def _analytics(env: os._Environ[str] | dict[str, str]) -> AnalyticsParams:
+    defaults = AnalyticsParams()
+    values = {
+        f.name: type(getattr(defaults, f.name))(env[name])
+        for f in fields(AnalyticsParams)
+        if (name := f"{ANALYTICS_ENV}{f.name.upper()}") in env and env[name]
+    }
+    return replace(defaults, **values)
 
 
 def get_settings() -> Settings:

@@ -66,6 +66,9 @@ def test_assets_in_named_groups_as_one_graph() -> None:
         "reading_anomalies": "silver",
         "county_5min_aggregates": "gold",
         "site_daily_aggregates": "gold",
+        "device_daily_stats": "gold",
+        "site_baseline": "analytics",
+        "underperformance_events": "analytics",
         "energy_report": "reporting",
     }
     # One connected graph from ingestion to the report.
@@ -127,7 +130,7 @@ def test_freshness_policies_on_silver_gold_and_the_report() -> None:
         if graph.get(key).freshness_policy
     }
     assert policies == {
-        **dict.fromkeys((*keys.SILVER, *keys.GOLD), DATA_FRESHNESS),
+        **dict.fromkeys((*keys.SILVER, *keys.GOLD, *keys.ANALYTICS), DATA_FRESHNESS),
         keys.ENERGY_REPORT: REPORT_FRESHNESS,
     }
     refresh = timedelta(minutes=REPORT_REFRESH_MINUTES)
@@ -151,6 +154,9 @@ def test_tables_show_their_columns_before_any_run() -> None:
         keys.READING_ANOMALIES: schemas.ANOMALIES,
         keys.COUNTY_5MIN_AGGREGATES: schemas.COUNTY_5MIN,
         keys.SITE_DAILY_AGGREGATES: schemas.SITE_DAILY,
+        keys.DEVICE_DAILY_STATS: schemas.DEVICE_DAILY,
+        keys.SITE_BASELINE: schemas.SITE_BASELINE,
+        keys.UNDERPERFORMANCE_EVENTS: schemas.UNDERPERFORMANCE,
     }
     for key, schema in expected.items():
         shown = graph.get(key).metadata[COLUMN_SCHEMA].value

@@ -18,11 +18,13 @@ from energy_platform.api.auth import api_key_guard, configured_api_key
 from energy_platform.api.models import (
     Anomaly,
     County5Min,
+    DeviceDaily,
     ErrorBody,
     Health,
     Page,
     Reading,
     SiteDaily,
+    Underperformance,
 )
 from energy_platform.api.pagination import PageTokens
 from energy_platform.api.params import (
@@ -39,9 +41,12 @@ from energy_platform.contract import (
     ANOMALIES_TABLE,
     ANOMALY_TYPES,
     COUNTY_5MIN_TABLE,
+    DEVICE_DAILY_TABLE,
     READINGS_TABLE,
     SITE_DAILY_TABLE,
     SITE_ID_PATTERN,
+    UNDERPERFORMANCE_BY_DATE_INDEX,
+    UNDERPERFORMANCE_TABLE,
 )
 from energy_platform.settings import Settings, get_settings
 
@@ -49,6 +54,7 @@ DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 MAX_COUNTY_CHARS = 512
 """DynamoDB partition keys hold at most 2048 bytes: 512 characters of up to 4 UTF-8 bytes."""
+MAX_DEVICE_CHARS = MAX_COUNTY_CHARS
 TS_TYPE_SEPARATOR = "#"
 AFTER_SEPARATOR = chr(ord(TS_TYPE_SEPARATOR) + 1)
 """`{ts}$` sorts after every `{ts}#{type}`: the inclusive upper bound of a ts range on ts_type."""
@@ -82,6 +88,11 @@ Start = Annotated[
 ]
 End = Annotated[
     str, Query(description="ISO-8601 time, inclusive", examples=["2024-06-02T00:00:00Z"])
+]
+StartDate = Annotated[str, Query(description="YYYY-MM-DD, inclusive", examples=["2024-06-01"])]
+EndDate = Annotated[str, Query(description="YYYY-MM-DD, inclusive", examples=["2024-06-30"])]
+Day = Annotated[
+    str, Query(alias="date", description="UTC date as YYYY-MM-DD", examples=["2024-06-01"])
 ]
 TypeFilter = Annotated[
     AnomalyTypeName | None, Query(alias="type", description="Only anomalies of this type")
@@ -217,9 +228,7 @@ def _v1_router() -> APIRouter:
     )
     def anomalies_of_day(
         reader: Reader,
-        day: Annotated[
-            str, Query(alias="date", description="UTC date as YYYY-MM-DD", examples=["2024-06-01"])
-        ],
+        day: Day,
         anomaly_type: TypeFilter = None,
         limit: Limit = DEFAULT_PAGE_SIZE,
         next_token: NextToken = None,
@@ -261,13 +270,69 @@ def _v1_router() -> APIRouter:
     def site_daily(
         reader: Reader,
         site_id: SiteId,
-        start: Annotated[str, Query(description="YYYY-MM-DD, inclusive", examples=["2024-06-01"])],
-        end: Annotated[str, Query(description="YYYY-MM-DD, inclusive", examples=["2024-06-30"])],
+        start: StartDate,
+        end: EndDate,
         limit: Limit = DEFAULT_PAGE_SIZE,
         next_token: NextToken = None,
     ) -> dict[str, Any]:
         lo, hi = date_range(start, end, MAX_DAILY_DAYS)
         return _page(reader, KeyRange(SITE_DAILY_TABLE, site_id, lo, hi), limit, next_token)
+
+    @router.get(
+        "/devices/{device_id:path}/daily",
+        response_model=Page[DeviceDaily],
+        tags=["analytics"],
+        description=f"A device's daily statistics for UTC dates start..end inclusive (at most "
+        f"{MAX_DAILY_DAYS} days). Readings without a device_id are under their site id. The "
+        f"device id is URL-encoded in the path. {EMPTY_IS_OK.format(what='device')}",
+    )
+    def device_daily(
+        reader: Reader,
+        device_id: Annotated[str, Path(min_length=1, max_length=MAX_DEVICE_CHARS)],
+        start: StartDate,
+        end: EndDate,
+        limit: Limit = DEFAULT_PAGE_SIZE,
+        next_token: NextToken = None,
+    ) -> dict[str, Any]:
+        lo, hi = date_range(start, end, MAX_DAILY_DAYS)
+        return _page(reader, KeyRange(DEVICE_DAILY_TABLE, device_id, lo, hi), limit, next_token)
+
+    @router.get(
+        "/sites/{site_id}/underperformance",
+        response_model=Page[Underperformance],
+        tags=["analytics"],
+        description="A site's underperformance, one item per event and UTC day, with "
+        f"start <= start time <= end (at most {MAX_DAILY_DAYS} days); the days of one event share "
+        f"its event_start. {EMPTY_IS_OK.format(what='site')}",
+    )
+    def site_underperformance(
+        reader: Reader,
+        site_id: SiteId,
+        start: Start,
+        end: End,
+        limit: Limit = DEFAULT_PAGE_SIZE,
+        next_token: NextToken = None,
+    ) -> dict[str, Any]:
+        lo, hi = time_range(start, end, MAX_DAILY_DAYS)
+        query = KeyRange(UNDERPERFORMANCE_TABLE, site_id, lo, hi)
+        return _page(reader, query, limit, next_token)
+
+    @router.get(
+        "/underperformance",
+        response_model=Page[Underperformance],
+        tags=["analytics"],
+        description="Every site's underperformance on one UTC day, in time order (the "
+        f"underperformance table's `{UNDERPERFORMANCE_BY_DATE_INDEX}` index).",
+    )
+    def underperformance_of_day(
+        reader: Reader, day: Day, limit: Limit = DEFAULT_PAGE_SIZE, next_token: NextToken = None
+    ) -> dict[str, Any]:
+        query = KeyRange(
+            UNDERPERFORMANCE_TABLE,
+            parse_date("date", day).isoformat(),
+            index=UNDERPERFORMANCE_BY_DATE_INDEX,
+        )
+        return _page(reader, query, limit, next_token)
 
     return router
 

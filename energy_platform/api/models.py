@@ -70,6 +70,45 @@ class SiteDaily(BaseModel):
     max_net_kwh: float | None = None
 
 
+class DeviceDaily(BaseModel):
+    """One device's UTC day (table `{prefix}device_daily`); readings without a device_id are
+    under their site id. Sums and min/avg/max exclude anomalies (null when all are anomalous)."""
+
+    device_id: str
+    date: str = Field(description="UTC date as YYYY-MM-DD", examples=["2024-06-01"])
+    site_id: str
+    reading_count: int
+    anomaly_count: int
+    anomaly_share: float = Field(description="anomaly_count / reading_count")
+    generated_kwh: float
+    consumed_kwh: float
+    min_generated_kwh: float | None = None
+    avg_generated_kwh: float | None = None
+    max_generated_kwh: float | None = None
+    min_consumed_kwh: float | None = None
+    avg_consumed_kwh: float | None = None
+    max_consumed_kwh: float | None = None
+
+
+class Underperformance(BaseModel):
+    """One underperformance event's part on one UTC day (table `{prefix}underperformance`):
+    the site's daylight generation stayed below its expected share (docs/ANOMALIES.md)."""
+
+    site_id: str
+    start: str = Field(description=TS_DESCRIPTION, examples=[TS_EXAMPLE])
+    end: str = Field(description="After the last underperforming slot; " + TS_DESCRIPTION)
+    event_start: str = Field(
+        description="When the event began (an earlier day's start when it continues one)"
+    )
+    date: str = Field(description="UTC date as YYYY-MM-DD", examples=["2024-06-01"])
+    county: str
+    expected_kwh: float = Field(description="Generation the baseline expected over the part")
+    actual_kwh: float
+    energy_lost_kwh: float = Field(description="expected_kwh - actual_kwh")
+    performance_ratio: float = Field(description="actual_kwh / expected_kwh")
+    open: bool = Field(description="Still underperforming at the site's last daylight slot")
+
+
 class Page(BaseModel, Generic[T]):
     """One page of results in key order."""
 

@@ -38,3 +38,25 @@ def batch_anomaly_summary(
         "worst_sites": [{"site_id": s, "anomalies": int(n)} for s, n in worst.items()],
         "batches": sorted({k.rsplit("/", 1)[-1].removesuffix(".parquet") for k in staged_keys}),
     }
+
+
+def underperformance_summary(date: str, starting: pd.DataFrame) -> dict[str, Any] | None:
+    """One message for the underperformance events that start in a run (none: None)."""
+    if starting.empty:
+        return None
+    worst = starting.sort_values(c.ENERGY_LOST, ascending=False, kind="stable")
+    return {
+        "subject": f"Energy platform: {len(starting)} underperformance events started on {date}",
+        "date": date,
+        "sites": int(starting[c.SITE_ID].nunique()),
+        "events": [
+            {
+                "site_id": row[c.SITE_ID],
+                "county": row[c.COUNTY],
+                "start": row[c.START].strftime(c.TS_FORMAT),
+                "performance_ratio": round(float(row[c.PERFORMANCE_RATIO]), 3),
+                "energy_lost_kwh": round(float(row[c.ENERGY_LOST]), 3),
+            }
+            for row in worst.head(WORST_SITES * 4).to_dict("records")
+        ],
+    }

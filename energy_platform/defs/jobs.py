@@ -10,7 +10,7 @@ FRESHNESS_CHECK = AssetCheckKey(keys.STAGED_READINGS, "raw_objects_processed_in_
 INGEST_ASSETS = AssetSelection.assets(
     keys.STAGED_READINGS, keys.QUARANTINED_RECORDS
 ) - AssetSelection.checks(FRESHNESS_CHECK)
-DAILY_ASSETS = AssetSelection.assets(*keys.SILVER, *keys.GOLD)
+DAILY_ASSETS = AssetSelection.assets(*keys.SILVER, *keys.GOLD, *keys.ANALYTICS)
 
 # In-process execution: a run's steps share one process, so a small batch costs one Python start.
 ingest_job = define_asset_job(
@@ -23,7 +23,8 @@ daily_job = define_asset_job(
     "daily_job",
     selection=DAILY_ASSETS,
     executor_def=in_process_executor,
-    description="Merge a day's staged rows into silver, re-derive its anomalies and gold aggregates "
+    description="Merge a day's staged rows into silver, re-derive its anomalies, gold aggregates, "
+    "site baseline and underperformance events "
     "(started by staged_partitions_sensor; backfill it to recompute days).",
 )
 freshness_job = define_asset_job(

@@ -420,6 +420,44 @@ def quarantine_reasons(data: ReportData) -> Chart:
     )
 
 
+def energy_lost(data: ReportData) -> Chart:
+    """Sites ranked by the energy they lost to underperformance."""
+    s = data.energy_lost_sites
+    figure = None
+    if not s.empty:
+        figure = go.Figure(
+            go.Bar(
+                x=_values(s[c.ENERGY_LOST]),
+                y=plotly_texts(s[c.SITE_ID]),
+                orientation="h",
+                marker_color=DEFICIT_COLOR,
+                customdata=list(
+                    zip(plotly_texts(s[c.COUNTY]), s["events"].astype(int), strict=True)
+                ),
+                hovertemplate="%{y} (%{customdata[0]}): %{x:,.1f} kWh lost in "
+                "%{customdata[1]} events<extra></extra>",
+            )
+        )
+        _layout(
+            figure,
+            height=max(220, 80 + 24 * len(s)),
+            xaxis={"title": {"text": "energy lost, kWh"}, "rangemode": "tozero"},
+            yaxis=_ranked_axis(),
+        )
+    return Chart(
+        "energy_lost",
+        "Sites ranked by energy lost to underperformance",
+        figure,
+        "No underperformance found: every judged site produced what its baseline expected.",
+        caption="Expected minus actual generation while a site stayed below its baseline "
+        "(gold/underperformance; rules in docs/ANOMALIES.md).",
+    )
+
+
+def analytics_charts(data: ReportData) -> list[Chart]:
+    return [energy_lost(data)]
+
+
 def executive_charts(data: ReportData) -> list[Chart]:
     return [efficiency_trend(data), county_efficiency(data)]
 

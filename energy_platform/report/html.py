@@ -207,6 +207,29 @@ SITE_DAILY_COLUMNS: list[Column] = [
     (c.MIN_NET, "min net kWh", format_kwh, False),
     (c.MAX_NET, "max net kWh", format_kwh, False),
 ]
+DEVICE_COLUMNS: list[Column] = [
+    (c.DEVICE_ID, "device", str, True),
+    (c.SITE_ID, "site", str, True),
+    (c.READING_COUNT, "readings", format_count, False),
+    (c.ANOMALY_COUNT, "anomalous", format_count, False),
+    (c.ANOMALY_SHARE, "anomalous share", format_percent, False),
+    (c.GENERATED_SUM, "generated kWh", format_kwh, False),
+    (c.CONSUMED_SUM, "consumed kWh", format_kwh, False),
+    (c.MIN_GENERATED, "min gen. kWh", format_kwh, False),
+    (c.AVG_GENERATED, "avg gen. kWh", format_kwh, False),
+    (c.MAX_GENERATED, "max gen. kWh", format_kwh, False),
+    (c.AVG_CONSUMED, "avg cons. kWh", format_kwh, False),
+    (c.MAX_CONSUMED, "max cons. kWh", format_kwh, False),
+]
+ENERGY_LOST_COLUMNS: list[Column] = [
+    (c.SITE_ID, "site", str, True),
+    (c.COUNTY, "county", str, True),
+    ("events", "events", format_count, False),
+    (c.ENERGY_LOST, "energy lost kWh", format_kwh, False),
+    (c.PERFORMANCE_RATIO, "actual / expected", format_percent, False),
+    ("first_start", "first start", str, True),
+    ("last_end", "last end", str, True),
+]
 QUARANTINE_SOURCE_COLUMNS: list[Column] = [
     (c.SOURCE_KEY, "source key", str, True),
     ("records", "records", format_count, False),
@@ -240,6 +263,8 @@ def _row_counts_table(data: ReportData) -> str:
         "county_5min": "gold/county_5min",
         "site_daily": "gold/site_daily",
         "quarantine": "quarantine/",
+        "device_daily": "gold/device_daily",
+        "underperformance": "gold/underperformance",
     }
     frame = pd.DataFrame(
         {"dataset": list(names.values()), "rows": [data.row_counts[k] for k in names]}
@@ -257,7 +282,10 @@ def render_report(data: ReportData, generated_at: datetime, source: str) -> str:
     executive = charts.executive_charts(data)
     exploratory = charts.exploratory_charts(data)
     quality = charts.quality_charts(data)
-    plotted = [ch for ch in (*executive, *exploratory, *quality) if ch.figure is not None]
+    analytics = charts.analytics_charts(data)
+    plotted = [
+        ch for ch in (*executive, *exploratory, *analytics, *quality) if ch.figure is not None
+    ]
     figures = [
         {"id": ch.chart_id, "time": ch.time_axis, "figure": ch.figure.to_plotly_json()}
         for ch in plotted
@@ -292,6 +320,19 @@ def render_report(data: ReportData, generated_at: datetime, source: str) -> str:
         if len(data.quarantine_top_sources)
         else '<p class="empty">No quarantined records.</p>'
     )
+    analytics_cards = "".join(_chart_card(ch, wide=True) for ch in analytics)
+    loss_table = (
+        render_table(data.energy_lost_sites, ENERGY_LOST_COLUMNS, "energy-lost")
+        if len(data.energy_lost_sites)
+        else '<p class="empty">No underperformance events (gold/underperformance is empty).</p>'
+    )
+    device_rows = len(data.device_table)
+    device_table = (
+        render_table(data.device_table, DEVICE_COLUMNS, "device-daily")
+        if device_rows
+        else '<p class="empty">No device statistics yet (gold/device_daily is empty).</p>'
+    )
+    device_day = data.device_table[c.DATE].iloc[0] if device_rows else "none"
     exec_cards = "".join(_chart_card(ch) for ch in executive)
     explore_cards = "".join(
         _chart_card(ch, wide=ch.chart_id in ("energy_trend", "net_energy", "county_heatmap"))
@@ -311,7 +352,7 @@ def render_report(data: ReportData, generated_at: datetime, source: str) -> str:
 <body>
 <header><h1>Energy report</h1>
 <p>{esc(period)} &middot; generated {esc(generated_at.strftime(c.TS_FORMAT))} from {esc(source)}</p></header>
-<nav><a href="#executive">Executive summary</a><a href="#exploratory">Exploratory</a><a href="#quality">Data quality</a></nav>
+<nav><a href="#executive">Executive summary</a><a href="#exploratory">Exploratory</a><a href="#analytics">Sites and devices</a><a href="#quality">Data quality</a></nav>
 <main>
 {banner}
 <section id="executive"><h2>Executive summary</h2>
@@ -324,6 +365,13 @@ def render_report(data: ReportData, generated_at: datetime, source: str) -> str:
 Anomaly rows by type: {esc(by_type or "none")}.</p>
 <div class="grid">{explore_cards}
 {_table_card("Per-site daily totals", f"{site_rows:,} of {data.row_counts['site_daily']:,} rows of gold/site_daily: the newest days, for the sites with the most energy.", site_table)}
+</div>
+</section>
+<section id="analytics"><h2>Sites and devices</h2>
+<p class="hint">Underperformance: a site's daylight generation below its own baseline for long (docs/ANOMALIES.md).</p>
+<div class="grid">{analytics_cards}
+{_table_card("Sites ranked by energy lost", f"{len(data.energy_lost_sites):,} sites with underperformance events, most energy lost first.", loss_table)}
+{_table_card("Device statistics", f"{device_rows:,} devices of {device_day} (gold/device_daily; readings without a device under their site), largest anomalous share first.", device_table)}
 </div>
 </section>
 <section id="quality"><h2>Data quality</h2>

@@ -182,4 +182,8 @@ def open_lake(fs: pafs.FileSystem, root: str) -> LakeTables:
         county_5min=_parquet_dataset(fs, under(c.GOLD_COUNTY_5MIN_PREFIX), schemas.COUNTY_5MIN),
         site_daily=_parquet_dataset(fs, under(c.GOLD_SITE_DAILY_PREFIX), schemas.SITE_DAILY),
         quarantine=_quarantine_table(fs, under(c.QUARANTINE_PREFIX)),
+        device_daily=_parquet_dataset(fs, under(c.GOLD_DEVICE_DAILY_PREFIX), schemas.DEVICE_DAILY),
+        underperformance=_parquet_dataset(
+            fs, under(c.GOLD_UNDERPERFORMANCE_PREFIX), schemas.UNDERPERFORMANCE
+        ),
     )

@@ -19,3 +19,15 @@ COUNTY_5MIN = DayDataset(
 SITE_DAILY = DayDataset(
     c.GOLD_SITE_DAILY_PREFIX, c.SITE_DAILY_TABLE, schemas.SITE_DAILY, serving.site_daily_items
 )
+DEVICE_DAILY = DayDataset(
+    c.GOLD_DEVICE_DAILY_PREFIX,
+    c.DEVICE_DAILY_TABLE,
+    schemas.DEVICE_DAILY,
+    serving.device_daily_items,
+)
+UNDERPERFORMANCE = DayDataset(
+    c.GOLD_UNDERPERFORMANCE_PREFIX,
+    c.UNDERPERFORMANCE_TABLE,
+    schemas.UNDERPERFORMANCE,
+    serving.underperformance_items,
+)

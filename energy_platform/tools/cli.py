@@ -90,6 +90,14 @@ def provision() -> None:
     help="Share of records that break a validation rule.",
 )
 @click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="KIND:SITE:YYYY-MM-DD[:DAYS[:SEVERITY]]",
+    help="Plant a fault (soiling, step_failure, shading, dead_site) in a site's generation from "
+    "that UTC day, for DAYS days (default: on); repeatable, one per site. See tools/faults.py.",
+)
+@click.option(
     "--max-batches",
     default=1000,
     show_default=True,
@@ -106,6 +114,7 @@ def simulate(
     gzip: bool,
     anomaly_rate: float,
     invalid_rate: float,
+    faults: tuple[str, ...],
     max_batches: int,
 ) -> None:
     """Upload realistic meter batches to raw/ (solar by time of day, daily consumption).
@@ -120,7 +129,13 @@ def simulate(
             f"--batches {batches} is over the safety cap --max-batches {max_batches}; raise the cap if you mean it"
         )
     from energy_platform.resources import LakeStorage
+    from energy_platform.tools.faults import parse_fault
     from energy_platform.tools.simulate import SimulationConfig, run_simulation
+
+    try:
+        planted = tuple(parse_fault(f) for f in faults)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--fault") from e
 
     config = SimulationConfig(
         records=records,
@@ -130,6 +145,7 @@ def simulate(
         anomaly_rate=anomaly_rate,
         invalid_rate=invalid_rate,
         seed=seed,
+        faults=planted,
     )
     storage = LakeStorage()
     with click.progressbar(length=batches, label=f"Uploading to s3://{storage.bucket}/raw/") as bar:

@@ -37,6 +37,7 @@ import pandas as pd
 from energy_platform import contract as c
 from energy_platform.contract import AnomalyType, Reason
 from energy_platform.resources.s3 import LakeStorage
+from energy_platform.tools.faults import Fault, fault_factor
 
 FORMATS: Final = ("json", "jsonl", "csv")
 """What `fmt="mixed"` rotates through, by batch number."""
@@ -126,6 +127,8 @@ class SimulationConfig:
     seed: int | None = None
     start: datetime | None = None
     """Time of the first batch (UTC); default now. Same seed and start give identical bytes."""
+    faults: tuple[Fault, ...] = ()
+    """Faults planted in sites' generation (tools/faults.py); none by default."""
 
     def __post_init__(self) -> None:
         if self.records < 1 or self.sites < 1:
@@ -252,6 +255,63 @@ def _load_profile(local_hour: np.ndarray, commercial: np.ndarray) -> np.ndarray:
     return np.where(commercial, business, home)
 
 
+def meter_kwh(
+    seed: int,
+    sites: pd.DataFrame,
+    site: np.ndarray,
+    epoch_s: np.ndarray,
+    faults: tuple[Fault, ...] = (),
+) -> tuple[np.ndarray, np.ndarray]:
+    """(generated, consumed) kWh of each reading: `sites` holds the fleet row of each reading,
+    `site` its 0-based site number; planted `faults` dim the generation."""
+    lat, lon = sites["latitude"].to_numpy(), sites["longitude"].to_numpy()
+    site_number = site + 1
+    hours = READING_INTERVAL_S / 3600
+    sun = np.clip(sun_elevation_sine(epoch_s, lat, lon), 0, None) ** 1.15
+    clouds = _cloud_factor(seed, site % len(COUNTIES), epoch_s)
+    flicker = 0.92 + 0.08 * _hash_uniform(_FLICKER_STREAM, seed, site_number, epoch_s)
+    generated = sites["capacity_kw"].to_numpy() * 0.82 * sun * clouds * flicker * hours
+    if faults:
+        generated = generated * fault_factor(
+            faults, sites[c.SITE_ID].to_numpy(object), lon, epoch_s
+        )
+    local_hour = ((epoch_s + sites["utc_offset_minutes"].to_numpy() * 60) % 86400) / 3600
+    load_noise = 0.75 + 0.5 * _hash_uniform(_LOAD_STREAM, seed, site_number, epoch_s)
+    profile = _load_profile(local_hour, sites["commercial"].to_numpy())
+    consumed = sites["base_load_kw"].to_numpy() * profile * load_noise * hours
+    return generated, consumed
+
+
+def fleet_readings(
+    sites: int, first: datetime, days: int, seed: int, faults: tuple[Fault, ...] = ()
+) -> pd.DataFrame:
+    """Every site's reading at every 5-minute slot of `days` days from `first` (UTC midnight),
+    as silver holds them after a clean delivery: no injected anomaly, no invalid record.
+    Sorted by (site_id, ts), columns as `schemas.READINGS` minus the lineage columns."""
+    fleet = site_table(sites)
+    slots = days * 86_400 // READING_INTERVAL_S
+    site = np.repeat(np.arange(sites, dtype=np.int64), slots)
+    epoch_s = int(_as_utc(first).timestamp()) + np.tile(
+        np.arange(slots, dtype=np.int64) * READING_INTERVAL_S, sites
+    )
+    s = fleet.iloc[site].reset_index(drop=True)
+    generated, consumed = meter_kwh(_seed_int(seed), s, site, epoch_s, faults)
+    generated, consumed = generated.round(4), consumed.round(4)
+    return pd.DataFrame(
+        {
+            c.SITE_ID: s[c.SITE_ID].to_numpy(object),
+            c.TS: pd.to_datetime(epoch_s, unit="s", utc=True),
+            c.COUNTY: s[c.COUNTY].to_numpy(object),
+            c.GENERATED: generated,
+            c.CONSUMED: consumed,
+            c.NET: generated - consumed,
+            c.DEVICE_ID: s[c.DEVICE_ID].to_numpy(object),
+            c.ANOMALY_SCORE: np.nan,
+            c.IS_ANOMALY: False,
+        }
+    )
+
+
 # --- one batch -----------------------------------------------------------------------------
 def batch_format(fmt: str, batch_number: int) -> str:
     """The file format of batch `batch_number` (`mixed` rotates json, jsonl, csv)."""
@@ -301,20 +361,8 @@ def simulate_batch(config: SimulationConfig, batch_number: int, when: datetime) 
     latest_slot = int(when.timestamp()) // READING_INTERVAL_S * READING_INTERVAL_S
     epoch_s = latest_slot - (j // config.sites) * READING_INTERVAL_S
     s = fleet.iloc[site].reset_index(drop=True)
-    lat, lon = s["latitude"].to_numpy(), s["longitude"].to_numpy()
     offset_min = s["utc_offset_minutes"].to_numpy()
-    commercial = s["commercial"].to_numpy()
-    site_number = site + 1
-    hours = READING_INTERVAL_S / 3600
-
-    sun = np.clip(sun_elevation_sine(epoch_s, lat, lon), 0, None) ** 1.15
-    clouds = _cloud_factor(seed, site % len(COUNTIES), epoch_s)
-    flicker = 0.92 + 0.08 * _hash_uniform(_FLICKER_STREAM, seed, site_number, epoch_s)
-    generated = s["capacity_kw"].to_numpy() * 0.82 * sun * clouds * flicker * hours
-    local_hour = ((epoch_s + offset_min * 60) % 86400) / 3600
-    load_noise = 0.75 + 0.5 * _hash_uniform(_LOAD_STREAM, seed, site_number, epoch_s)
-    profile = _load_profile(local_hour, commercial)
-    consumed = s["base_load_kw"].to_numpy() * profile * load_noise * hours
+    generated, consumed = meter_kwh(seed, s, site, epoch_s, config.faults)
 
     device = s[c.DEVICE_ID].to_numpy(object)
     has_device = pd.notna(device)

@@ -43,6 +43,7 @@ TOP_COUNTIES = 25
 TOP_ANOMALY_SITES = 15
 TABLE_DAYS = 7
 TABLE_SITES = 25
+TOP_LOSS_SITES = 20
 
 _BUCKET_HOURS = {"hour": 1, "day": 24, "week": 24 * 7}
 
@@ -74,6 +75,8 @@ class LakeTables:
     site_daily: ArrowSource
     quarantine: ArrowSource
     """Quarantine JSON lines with at least the fields of `QUARANTINE_SCHEMA`."""
+    device_daily: ArrowSource
+    underperformance: ArrowSource
 
 
 @dataclass
@@ -109,6 +112,12 @@ class ReportData:
     """reason, records."""
     quarantine_top_sources: pd.DataFrame
     """source_key, records, reasons."""
+    device_table: pd.DataFrame
+    """gold/device_daily of the newest day: the TABLE_SITES devices with the largest anomaly
+    share (then most readings)."""
+    energy_lost_sites: pd.DataFrame
+    """site_id, county, events, energy_lost_kwh, expected_kwh, performance_ratio, first_start,
+    last_end: the TOP_LOSS_SITES sites that lost most energy to underperformance."""
 
     @property
     def is_empty(self) -> bool:
@@ -137,7 +146,15 @@ def self_sufficiency(generated: float, consumed: float) -> float | None:
 def _connect(tables: LakeTables) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    for name in ("readings", "anomalies", "county_5min", "site_daily", "quarantine"):
+    for name in (
+        "readings",
+        "anomalies",
+        "county_5min",
+        "site_daily",
+        "quarantine",
+        "device_daily",
+        "underperformance",
+    ):
         con.register(name, getattr(tables, name))
     return con
 
@@ -217,6 +234,8 @@ def _row_counts(
         "county_5min": int(_scalar(con, "SELECT coalesce(sum(windows), 0) FROM county_hourly")),
         "site_daily": site_days,
         "quarantine": kpis["quarantined_records"],
+        "device_daily": int(_scalar(con, "SELECT count(*) FROM device_daily")),
+        "underperformance": int(_scalar(con, "SELECT count(*) FROM underperformance")),
     }
 
 
@@ -389,6 +408,34 @@ def _quarantine_top_sources(con: duckdb.DuckDBPyConnection, top: int = 10) -> pd
     ).df()
 
 
+def _device_table(con: duckdb.DuckDBPyConnection, devices: int) -> pd.DataFrame:
+    return con.execute(
+        """
+        SELECT device_id, site_id, date, reading_count, anomaly_count, anomaly_share,
+               generated_kwh, consumed_kwh, min_generated_kwh, avg_generated_kwh,
+               max_generated_kwh, avg_consumed_kwh, max_consumed_kwh
+        FROM device_daily WHERE date = (SELECT max(date) FROM device_daily)
+        ORDER BY anomaly_share DESC, reading_count DESC, device_id LIMIT $devices
+        """,
+        {"devices": devices},
+    ).df()
+
+
+def _energy_lost_sites(con: duckdb.DuckDBPyConnection, top: int) -> pd.DataFrame:
+    return con.execute(
+        """
+        SELECT site_id, any_value(county) AS county, count(DISTINCT event_start) AS events,
+               sum(energy_lost_kwh) AS energy_lost_kwh, sum(expected_kwh) AS expected_kwh,
+               sum(actual_kwh) / nullif(sum(expected_kwh), 0) AS performance_ratio,
+               strftime(min(start), '%Y-%m-%dT%H:%M:%SZ') AS first_start,
+               strftime(max("end"), '%Y-%m-%dT%H:%M:%SZ') AS last_end
+        FROM underperformance GROUP BY site_id
+        ORDER BY energy_lost_kwh DESC, site_id LIMIT $top
+        """,
+        {"top": top},
+    ).df()
+
+
 def compute_report_data(tables: LakeTables) -> ReportData:
     """Query the lake's tables once for every number and series the report shows."""
     with _connect(tables) as con:
@@ -420,4 +467,6 @@ def compute_report_data(tables: LakeTables) -> ReportData:
             site_daily_table=_site_daily_table(con, TABLE_SITES),
             quarantine_by_reason=_quarantine_by_reason(con),
             quarantine_top_sources=_quarantine_top_sources(con),
+            device_table=_device_table(con, TABLE_SITES),
+            energy_lost_sites=_energy_lost_sites(con, TOP_LOSS_SITES),
         )

@@ -87,6 +87,19 @@ def site_daily_items(site_daily: pd.DataFrame) -> pd.DataFrame:
     return site_daily.copy()
 
 
+def device_daily_items(device_daily: pd.DataFrame) -> pd.DataFrame:
+    """gold device_daily -> `{prefix}device_daily` items (already keyed by date string)."""
+    return device_daily.copy()
+
+
+def underperformance_items(events: pd.DataFrame) -> pd.DataFrame:
+    """gold underperformance -> `{prefix}underperformance` items (times as strings)."""
+    out = events.copy()
+    for col in (c.START, c.END, c.EVENT_START):
+        out[col] = format_ts(out[col])
+    return out
+
+
 @dataclass(frozen=True)
 class Changes:
     """Rows to upsert and keys to delete to turn the old version of a day into the new one."""

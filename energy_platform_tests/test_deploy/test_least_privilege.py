@@ -124,6 +124,9 @@ def _api_calls(recorder: CallRecorder, settings: Settings) -> None:
             ("/v1/anomalies", {"date": DAY}),
             ("/v1/counties/King/5min", span),
             (f"/v1/sites/{SITES[0]}/daily", {"start": DAY, "end": DAY}),
+            (f"/v1/devices/{SITES[0]}/daily", {"start": DAY, "end": DAY}),
+            (f"/v1/sites/{SITES[0]}/underperformance", span),
+            ("/v1/underperformance", {"date": DAY}),
         ):
             response = client.get(path, params=params)
             assert response.status_code == 200, (path, response.text)
@@ -233,7 +236,15 @@ def test_every_grant_of_the_role_is_used(
     recorder, outputs = recorded
     calls = recorder.of(role)
     unused = sorted(g for g in _grants(role, outputs) if not any(_allows(g, c) for c in calls))
-    assert unused == []
+    assert [g for g in unused if (role, g[1], g[2].rsplit("_", 1)[-1]) not in NOT_IN_ONE_DAY] == []
+
+
+NOT_IN_ONE_DAY = {
+    # An underperformance event needs days of a site's history before it is judged: the one day
+    # recorded here writes none (test_pipeline/test_analytics.py writes them, over six days).
+    ("pipeline", "dynamodb:BatchWriteItem", "underperformance"),
+}
+"""Grants the recorded day cannot use, each with where its call is made."""
 
 
 def test_the_pipeline_reads_raw_and_never_writes_there(

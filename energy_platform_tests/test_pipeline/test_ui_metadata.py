@@ -50,7 +50,13 @@ def test_tables_carry_row_count_columns_and_location_and_a_file_leads_to_its_run
     }
     for key, dataset in zip(
         (*keys.SILVER, *keys.GOLD),
-        (datasets.READINGS, datasets.ANOMALIES, datasets.COUNTY_5MIN, datasets.SITE_DAILY),
+        (
+            datasets.READINGS,
+            datasets.ANOMALIES,
+            datasets.COUNTY_5MIN,
+            datasets.SITE_DAILY,
+            datasets.DEVICE_DAILY,
+        ),
         strict=True,
     ):
         stored = lake.keys(dataset.key(date))

@@ -19,6 +19,7 @@ from energy_platform.defs.partitions import daily_partitions
 from energy_platform.resources import DynamoTables, LakeStorage, datasets
 from energy_platform.resources.daystore import DayDataset, sync_day
 from energy_platform.transforms.aggregate import county_5min, site_daily
+from energy_platform.transforms.device_stats import device_daily
 from energy_platform.transforms.frames import to_frame
 
 
@@ -76,4 +77,12 @@ site_daily_aggregates = _gold_asset(
     site_daily,
     "Per site and UTC day: readings, anomalies, energy sums and min/max net over readings "
     "without anomalies (gold/site_daily/, site_daily table).",
+)
+device_daily_stats = _gold_asset(
+    keys.DEVICE_DAILY_STATS,
+    datasets.DEVICE_DAILY,
+    device_daily,
+    "Per device and UTC day (readings without a device_id under their site id): readings, "
+    "anomalous readings and their share, energy sums and min/avg/max of each value over "
+    "readings without anomalies (gold/device_daily/, device_daily table).",
 )

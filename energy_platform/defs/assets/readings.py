@@ -12,6 +12,7 @@ from energy_platform.defs.metadata import column_schema, s3_location, table_meta
 from energy_platform.defs.partitions import daily_partitions
 from energy_platform.resources import AlertNotifier, DynamoTables, LakeStorage, datasets
 from energy_platform.resources.daystore import sync_day
+from energy_platform.resources.notify import BATCH_ANOMALIES
 from energy_platform.settings import get_settings
 from energy_platform.transforms.anomalies import AnomalyParams, detect_anomalies
 from energy_platform.transforms.dedupe import latest_readings
@@ -90,7 +91,7 @@ def daily_readings(
     if incoming is not None and not anomalies.empty:
         summary = batch_anomaly_summary(date, anomalies, incoming, staged_keys)
         if summary is not None:
-            alerts.publish("batch_anomalies", summary.pop("subject"), summary)
+            alerts.publish(BATCH_ANOMALIES, summary.pop("subject"), summary)
 
     by_type = (
         anomalies[c.ANOMALY_TYPE].value_counts().sort_index().to_dict()
