@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field, fields, replace
 
 from energy_platform import contract as c
+from energy_platform.transforms.anomalies import AnomalyParams
 from energy_platform.transforms.baseline import AnalyticsParams
 from energy_platform.transforms.pieces import ReadLimits
 
@@ -47,6 +48,12 @@ class Settings:
     `energy-platform dev --port N` sets it to http://localhost:N)."""
     analytics: AnalyticsParams = field(default_factory=AnalyticsParams)
     """Site baselines and underperformance (`ENERGY_UNDERPERFORMANCE_*`, docs/ANOMALIES.md)."""
+
+    @property
+    def anomaly_params(self) -> AnomalyParams:
+        """The anomaly rules' parameters as configured (ingest's provisional flags and the
+        day's run judge with the same ones)."""
+        return AnomalyParams(out_of_range_kwh=self.out_of_range_kwh)
 
     @classmethod
     def from_env(cls, env: os._Environ[str] | dict[str, str] | None = None) -> Settings:

@@ -28,7 +28,6 @@ from energy_platform.defs.metadata import column_schema, s3_location, table_meta
 from energy_platform.resources import AlertNotifier, DynamoTables, LakeStorage, datasets, ledger
 from energy_platform.resources.s3 import ObjectInfo
 from energy_platform.settings import Settings, get_settings
-from energy_platform.transforms.anomalies import AnomalyParams
 from energy_platform.transforms.batch import (
     RawFile,
     SourceUnavailable,
@@ -128,8 +127,7 @@ def _serve_now(clean: pd.DataFrame, tables: DynamoTables, settings: Settings) ->
     to the day's run)."""
     if clean.empty or len(clean) > settings.serve_on_ingest_max_rows:
         return 0
-    params = AnomalyParams(out_of_range_kwh=settings.out_of_range_kwh)
-    readings = provisional_readings(clean, params)
+    readings = provisional_readings(clean, settings.anomaly_params)
     tables.put_frame(c.READINGS_TABLE, datasets.READINGS.to_items(readings))
     return len(readings)
 

@@ -14,7 +14,7 @@ from energy_platform.resources import AlertNotifier, DynamoTables, LakeStorage, 
 from energy_platform.resources.daystore import sync_day
 from energy_platform.resources.notify import BATCH_ANOMALIES
 from energy_platform.settings import get_settings
-from energy_platform.transforms.anomalies import AnomalyParams, detect_anomalies
+from energy_platform.transforms.anomalies import detect_anomalies
 from energy_platform.transforms.dedupe import latest_readings
 from energy_platform.transforms.frames import to_frame
 from energy_platform.transforms.serving import with_keys_of
@@ -74,9 +74,7 @@ def daily_readings(
         merged = to_frame(schemas.STAGED_READINGS.empty_table())
     else:
         merged = latest_readings(candidates)
-    readings, anomalies = detect_anomalies(
-        merged, AnomalyParams(out_of_range_kwh=get_settings().out_of_range_kwh)
-    )
+    readings, anomalies = detect_anomalies(merged, get_settings().anomaly_params)
 
     # Rows this run merges may have been served already, provisionally, by their ingest run
     # (which may have been overtaken since): put them again, as silver has them now.
