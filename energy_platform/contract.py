@@ -18,9 +18,16 @@ GOLD_SITE_DAILY_PREFIX: Final = "gold/site_daily/"
 GOLD_DEVICE_DAILY_PREFIX: Final = "gold/device_daily/"
 GOLD_SITE_BASELINE_PREFIX: Final = "gold/site_baseline/"
 GOLD_UNDERPERFORMANCE_PREFIX: Final = "gold/underperformance/"
+GOLD_COUNTY_PARTIALS_PREFIX: Final = "gold/county_5min_partials/"
+"""Each site shard's county_5min sums; gold/county_5min/ is their sum (exact: a site is in one shard)."""
+SHARD_LAYOUT_KEY: Final = "silver/_layout.json"
+"""Records the shard count silver was written with: a platform started with another one refuses
+to merge (sites would move between shards and be counted twice)."""
 REPORT_KEY: Final = "reports/energy_report.html"
 PARTITION_FILE: Final = "part-0.parquet"
-"""Each Hive partition `date=YYYY-MM-DD/` of silver and gold holds exactly this one file."""
+"""The one file of a day partition `date=YYYY-MM-DD/` of a whole-day dataset (county_5min,
+site_baseline, underperformance). Site-sharded datasets (silver, site_daily, device_daily)
+hold one file per shard instead, `part-<shard>.parquet`: a reader takes every file of the day."""
 
 SUPPORTED_EXTENSIONS: Final = (".json", ".jsonl", ".ndjson", ".csv")
 GZIP_EXTENSION: Final = ".gz"
@@ -248,14 +255,27 @@ TS_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
 """How timestamps are written to DynamoDB and JSON outputs."""
 
 
-def partition_object(prefix: str, date: str) -> str:
-    """The one Parquet object of a day partition: `silver/readings/date=2024-01-02/part-0.parquet`."""
-    return f"{prefix}date={date}/{PARTITION_FILE}"
+def day_prefix(prefix: str, date: str) -> str:
+    """The Hive partition of a day: `silver/readings/date=2024-01-02/`."""
+    return f"{prefix}date={date}/"
 
 
-def staging_object(date: str, batch_id: str) -> str:
-    """A batch's validated rows of one day, waiting to be merged into silver."""
-    return f"{STAGING_READINGS_PREFIX}date={date}/{batch_id}.parquet"
+def partition_object(prefix: str, date: str, shard: str | None = None) -> str:
+    """A day partition's Parquet object: the day's one file, or one site shard's
+    (`silver/readings/date=2024-01-02/part-017.parquet`)."""
+    return (
+        f"{day_prefix(prefix, date)}{PARTITION_FILE if shard is None else f'part-{shard}.parquet'}"
+    )
+
+
+def staging_prefix(date: str, shard: str) -> str:
+    """Where one day and site shard's staged batches wait to be merged into silver."""
+    return f"{day_prefix(STAGING_READINGS_PREFIX, date)}shard={shard}/"
+
+
+def staging_object(date: str, shard: str, batch_id: str) -> str:
+    """A batch's validated rows of one day and site shard, waiting to be merged into silver."""
+    return f"{staging_prefix(date, shard)}{batch_id}.parquet"
 
 
 def quarantine_object(source_key: str) -> str:

@@ -10,6 +10,7 @@ from dagster import Definitions
 from energy_platform.defs import checks
 from energy_platform.defs.assets.aggregates import (
     county_5min_aggregates,
+    county_5min_partials,
     device_daily_stats,
     site_daily_aggregates,
 )
@@ -17,7 +18,13 @@ from energy_platform.defs.assets.analytics import site_baseline_asset, underperf
 from energy_platform.defs.assets.ingest import ingest_raw_files
 from energy_platform.defs.assets.readings import daily_readings
 from energy_platform.defs.assets.report import energy_report
-from energy_platform.defs.jobs import daily_job, freshness_job, ingest_job
+from energy_platform.defs.jobs import (
+    analytics_job,
+    county_job,
+    daily_job,
+    freshness_job,
+    ingest_job,
+)
 from energy_platform.defs.metrics import failed_run_metrics_sensor, run_metrics_sensor
 from energy_platform.defs.schedules import freshness_schedule
 from energy_platform.defs.sensors import (
@@ -33,6 +40,7 @@ defs = Definitions(
     assets=[
         ingest_raw_files,
         daily_readings,
+        county_5min_partials,
         county_5min_aggregates,
         site_daily_aggregates,
         device_daily_stats,
@@ -48,7 +56,7 @@ defs = Definitions(
         checks.site_daily_reconciles,
         checks.raw_objects_processed_in_time,
     ],
-    jobs=[ingest_job, daily_job, freshness_job, simulator_job],
+    jobs=[ingest_job, daily_job, county_job, analytics_job, freshness_job, simulator_job],
     sensors=[
         raw_files_sensor,
         staged_partitions_sensor,

@@ -15,6 +15,9 @@ DEFAULT_BUCKET = "energy-platform"
 DEFAULT_TABLE_PREFIX = "energy_"
 WEBSERVER_URL_ENV = "DAGSTER_WEBSERVER_URL"
 DEFAULT_WEBSERVER_URL = "http://localhost:3000"
+SITE_SHARDS_ENV = "ENERGY_SITE_SHARDS"
+DEFAULT_SITE_SHARDS = 4
+ANALYTICS_INTERVAL_ENV = "ENERGY_ANALYTICS_INTERVAL_SECONDS"
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,13 @@ class Settings:
     webserver_url: str = DEFAULT_WEBSERVER_URL
     """The Dagster UI that alerts and `which-run` link to (`DAGSTER_WEBSERVER_URL`;
     `energy-platform dev --port N` sets it to http://localhost:N)."""
+    site_shards: int = DEFAULT_SITE_SHARDS
+    """Site shards each day's work is split into (`ENERGY_SITE_SHARDS`): one run per day and
+    shard with new rows. Fixed for a deployment's life (a site's shard is its id's CRC-32 modulo
+    this); docs/CAPACITY.md says how many for a fleet."""
+    analytics_interval_seconds: float = 900.0
+    """A day's analytics (site baseline, underperformance) rerun at most this often while its
+    data keeps changing (`ENERGY_ANALYTICS_INTERVAL_SECONDS`; they read the whole fleet's day)."""
     analytics: AnalyticsParams = field(default_factory=AnalyticsParams)
     """Site baselines and underperformance (`ENERGY_UNDERPERFORMANCE_*`, docs/ANOMALIES.md)."""
 
@@ -75,6 +85,10 @@ class Settings:
             serve_on_ingest_max_rows=int(env.get("ENERGY_SERVE_ON_INGEST_MAX_ROWS") or 20_000),
             raw_events_wait_seconds=int(env.get("ENERGY_RAW_EVENTS_WAIT_SECONDS") or 3),
             webserver_url=env.get(WEBSERVER_URL_ENV) or DEFAULT_WEBSERVER_URL,
+            site_shards=int(env.get(SITE_SHARDS_ENV) or DEFAULT_SITE_SHARDS),
+            analytics_interval_seconds=float(
+                env.get(ANALYTICS_INTERVAL_ENV) or Settings.analytics_interval_seconds
+            ),
             analytics=_analytics(env),
         )
 

@@ -13,6 +13,7 @@ from energy_platform.settings import Settings
 from energy_platform_tests.namespaces import fresh_namespace
 
 WAIT_ENV = "ENERGY_RAW_EVENTS_WAIT_SECONDS"
+ANALYTICS_INTERVAL_ENV = "ENERGY_ANALYTICS_INTERVAL_SECONDS"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
@@ -22,12 +23,17 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("moto") / "moto.log"
     server = MotoServer(port=free_port())
     endpoint = server.start(log_file=log)
-    saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", WAIT_ENV, *LOCAL_CREDENTIALS)}
+    saved = {
+        k: os.environ.get(k)
+        for k in ("AWS_ENDPOINT_URL", WAIT_ENV, ANALYTICS_INTERVAL_ENV, *LOCAL_CREDENTIALS)
+    }
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     os.environ.update(LOCAL_CREDENTIALS)
     # Tests tick raw_files_sensor themselves right after landing files: no long poll, which
     # test_sensor_long_poll covers on its own.
     os.environ[WAIT_ENV] = "0"
+    # Tests drain the platform right away: a day's analytics follow its county run at once.
+    os.environ[ANALYTICS_INTERVAL_ENV] = "0"
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     try:
         yield endpoint

@@ -21,8 +21,13 @@ def platform_defs() -> Definitions:
 class DrainStats:
     ingest_runs: list[RunRequest] = field(default_factory=list)
     daily_runs: list[str] = field(default_factory=list)
+    """Partition keys of the day-level runs, in order: `date|shard` (daily_job), or the date
+    (county_job, analytics_job)."""
+    day_jobs: list[str] = field(default_factory=list)
+    """The job of each of daily_runs."""
     failed_runs: int = 0
     raw_cursor: str | None = None
+    day_cursor: str | None = None
     check_results: list[tuple[str, str, bool]] = field(default_factory=list)
     """(asset, check name, passed) of every check evaluated by the runs."""
 
@@ -30,6 +35,15 @@ class DrainStats:
         self.failed_runs += 0 if result.success else 1
         for ev in result.get_asset_check_evaluations():
             self.check_results.append((ev.asset_key.to_user_string(), ev.check_name, ev.passed))
+
+    def partitions_of(self, job: str) -> list[str]:
+        """The partition keys of one job's day-level runs, in order."""
+        return [p for p, j in zip(self.daily_runs, self.day_jobs, strict=True) if j == job]
+
+    @property
+    def days_merged(self) -> list[str]:
+        """The distinct days daily_job runs merged (any shard), sorted."""
+        return sorted({p.split("|", 1)[0] for p in self.partitions_of("daily_job")})
 
     @property
     def failed_checks(self) -> list[tuple[str, str, bool]]:
@@ -74,9 +88,14 @@ def run_ingest(
     return result.success
 
 
-def day_requests(instance: DagsterInstance, defs: Definitions | None = None) -> list[RunRequest]:
-    """One evaluation of staged_partitions_sensor: the days it asks daily_job to run."""
-    result = _evaluate("staged_partitions_sensor", instance, None, defs or platform_defs())
+def day_requests(
+    instance: DagsterInstance, stats: DrainStats | None = None, defs: Definitions | None = None
+) -> list[RunRequest]:
+    """One tick of staged_partitions_sensor: the day shard, county and analytics runs it asks
+    for (its cursor kept in `stats`, as the daemon would keep it)."""
+    stats = stats if stats is not None else DrainStats()
+    result = _evaluate("staged_partitions_sensor", instance, stats.day_cursor, defs or platform_defs())
+    stats.day_cursor = result.cursor
     return list(result.run_requests or [])
 
 
@@ -86,9 +105,10 @@ def run_day(
     stats: DrainStats,
     defs: Definitions | None = None,
 ) -> bool:
+    job = request.job_name or "daily_job"
     outcome = (
         (defs or platform_defs())
-        .resolve_job_def("daily_job")
+        .resolve_job_def(job)
         .execute_in_process(
             partition_key=request.partition_key,
             instance=instance,
@@ -96,15 +116,16 @@ def run_day(
             raise_on_error=False,
         )
     )
-    stats.daily_runs.append(request.partition_key)
+    stats.daily_runs.append(str(request.partition_key))
+    stats.day_jobs.append(job)
     stats.record(outcome)
     return outcome.success
 
 
 def run_days(instance: DagsterInstance, stats: DrainStats, defs: Definitions | None = None) -> int:
-    """Evaluate staged_partitions_sensor once and run every day it asks for."""
+    """Evaluate staged_partitions_sensor once and run everything it asks for."""
     defs = defs or platform_defs()
-    requests = day_requests(instance, defs)
+    requests = day_requests(instance, stats, defs)
     for request in requests:
         run_day(instance, request, stats, defs)
     return len(requests)

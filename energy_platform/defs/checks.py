@@ -18,14 +18,13 @@ from dagster import (
 from energy_platform import contract as c
 from energy_platform.defs.alerts import run_url
 from energy_platform.defs.assets import keys
-from energy_platform.defs.partitions import daily_partitions
+from energy_platform.defs.partitions import daily_partitions, day_and_shard, day_shard_partitions
 from energy_platform.resources import AlertNotifier, DynamoTables, LakeStorage, datasets, ledger
-from energy_platform.resources.daystore import DayDataset
 from energy_platform.settings import get_settings
 from energy_platform.transforms.reconcile import diff_frames, recompute_aggregates_sql
 
-# The day-partitioned checks below pass partitions_def=daily_partitions: one result per day, run
-# in the same daily_job run as the partition they check. Dagster 1.13 has no stable way to
+# The partitioned checks below pass their asset's partitions_def: one result per day shard (or
+# day), run in the same run as the partition they check (county_5min_reconciles: analytics_job). Dagster 1.13 has no stable way to
 # partition a check (AssetCheckSpec warns "Specifying a partitions_def on an AssetCheckSpec is
 # currently in preview" each time one is built), so that one message, and only it, is silenced.
 warnings.filterwarnings(
@@ -91,20 +90,20 @@ def _result(
     )
 
 
-def _day_readings(context: AssetCheckExecutionContext, lake: LakeStorage) -> pd.DataFrame | None:
-    return datasets.READINGS.read(lake, context.partition_key)
+def _shard_readings(context: AssetCheckExecutionContext, lake: LakeStorage) -> pd.DataFrame | None:
+    return datasets.READINGS.read(lake, *day_and_shard(context.partition_key))
 
 
 @asset_check(
     asset=keys.CLEANED_READINGS,
-    partitions_def=daily_partitions,
+    partitions_def=day_shard_partitions,
     blocking=True,
     description="Required columns have no nulls.",
 )
 def required_columns_not_null(
     context: AssetCheckExecutionContext, lake: LakeStorage, alerts: AlertNotifier
 ) -> AssetCheckResult:
-    readings = _day_readings(context, lake)
+    readings = _shard_readings(context, lake)
     nulls = (
         {}
         if readings is None
@@ -126,14 +125,14 @@ def required_columns_not_null(
 
 @asset_check(
     asset=keys.CLEANED_READINGS,
-    partitions_def=daily_partitions,
+    partitions_def=day_shard_partitions,
     blocking=True,
     description="One reading per (site_id, ts).",
 )
 def unique_site_and_timestamp(
     context: AssetCheckExecutionContext, lake: LakeStorage, alerts: AlertNotifier
 ) -> AssetCheckResult:
-    readings = _day_readings(context, lake)
+    readings = _shard_readings(context, lake)
     dupes = 0 if readings is None else int(readings.duplicated(list(c.READING_KEY)).sum())
     return _result(
         context,
@@ -147,20 +146,20 @@ def unique_site_and_timestamp(
 
 @asset_check(
     asset=keys.CLEANED_READINGS,
-    partitions_def=daily_partitions,
+    partitions_def=day_shard_partitions,
     description="Readings fall in their day, values are finite, net = generated - consumed, and "
     "every value outside [0, out_of_range_kwh] is flagged as an anomaly.",
 )
 def values_in_range(
     context: AssetCheckExecutionContext, lake: LakeStorage, alerts: AlertNotifier
 ) -> AssetCheckResult:
-    readings = _day_readings(context, lake)
+    readings = _shard_readings(context, lake)
     if readings is None or readings.empty:
         return _result(
             context, alerts, True, AssetCheckSeverity.ERROR, "no readings for the day", {"rows": 0}
         )
     limit = get_settings().out_of_range_kwh
-    day = pd.Timestamp(context.partition_key, tz="UTC")
+    day = pd.Timestamp(day_and_shard(context.partition_key)[0], tz="UTC")
     ts = pd.to_datetime(readings[c.TS], utc=True)
     gen, cons, net = (
         readings[col].to_numpy(dtype="float64") for col in (c.GENERATED, c.CONSUMED, c.NET)
@@ -191,15 +190,12 @@ def values_in_range(
 
 def _reconcile(
     context: AssetCheckExecutionContext,
-    lake: LakeStorage,
     alerts: AlertNotifier,
-    dataset: DayDataset,
+    readings: pd.DataFrame | None,
+    stored: pd.DataFrame | None,
     which: int,
     keys: list[str],
 ) -> AssetCheckResult:
-    date = context.partition_key
-    readings = datasets.READINGS.read(lake, date)
-    stored = dataset.read(lake, date)
     if readings is None or readings.empty:
         ok = stored is None or stored.empty
         return _result(
@@ -230,23 +226,32 @@ def _reconcile(
 @asset_check(
     asset=keys.COUNTY_5MIN_AGGREGATES,
     partitions_def=daily_partitions,
-    description="Equal to an independent SQL recomputation (DuckDB) from the day's cleaned readings.",
+    description="Equal to an independent SQL recomputation (DuckDB) from the whole day's cleaned "
+    "readings (every shard). It reads the fleet's day, so it runs with the day's analytics, not "
+    "with every county run.",
 )
 def county_5min_reconciles(
     context: AssetCheckExecutionContext, lake: LakeStorage, alerts: AlertNotifier
 ) -> AssetCheckResult:
-    return _reconcile(context, lake, alerts, datasets.COUNTY_5MIN, 0, [c.COUNTY, c.WINDOW_START])
+    date = context.partition_key
+    readings = datasets.READINGS.read_day(lake, date)
+    stored = datasets.COUNTY_5MIN.read(lake, date)
+    return _reconcile(context, alerts, readings, stored, 0, [c.COUNTY, c.WINDOW_START])
 
 
 @asset_check(
     asset=keys.SITE_DAILY_AGGREGATES,
-    partitions_def=daily_partitions,
-    description="Equal to an independent SQL recomputation (DuckDB) from the day's cleaned readings.",
+    partitions_def=day_shard_partitions,
+    description="Equal to an independent SQL recomputation (DuckDB) from the shard's cleaned "
+    "readings.",
 )
 def site_daily_reconciles(
     context: AssetCheckExecutionContext, lake: LakeStorage, alerts: AlertNotifier
 ) -> AssetCheckResult:
-    return _reconcile(context, lake, alerts, datasets.SITE_DAILY, 1, [c.SITE_ID, c.DATE])
+    date, shard = day_and_shard(context.partition_key)
+    readings = datasets.READINGS.read(lake, date, shard)
+    stored = datasets.SITE_DAILY.read(lake, date, shard)
+    return _reconcile(context, alerts, readings, stored, 1, [c.SITE_ID, c.DATE])
 
 
 @asset_check(

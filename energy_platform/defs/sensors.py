@@ -2,15 +2,18 @@
 the assets' automation conditions (the report's refresh)."""
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from dagster import (
     AssetSelection,
     AutomationConditionSensorDefinition,
+    DagsterRun,
     DagsterRunStatus,
     DefaultSensorStatus,
     RunFailureSensorContext,
+    RunRecord,
     RunRequest,
     RunsFilter,
     SensorEvaluationContext,
@@ -22,9 +25,10 @@ from dagster import (
 
 from energy_platform import contract as c
 from energy_platform.defs.alerts import run_url
-from energy_platform.defs.jobs import daily_job, ingest_job
-from energy_platform.defs.partitions import daily_partitions
-from energy_platform.resources import AlertNotifier, EventQueues, LakeStorage, ledger
+from energy_platform.defs.day_runs import DayRunsCursor
+from energy_platform.defs.jobs import analytics_job, county_job, daily_job, ingest_job
+from energy_platform.defs.partitions import day_and_shard, day_shard_key, day_shard_partitions
+from energy_platform.resources import AlertNotifier, EventQueues, LakeStorage, datasets, ledger
 from energy_platform.resources.dynamodb import DynamoTables
 from energy_platform.resources.queue import Message, SendRefused
 from energy_platform.settings import get_settings
@@ -45,9 +49,13 @@ VISIBILITY_SECONDS = 900
 """Messages received but not yet deleted stay hidden this long (the next tick deletes them)."""
 FAILED_DAY_BACKOFF_SECONDS = 120
 STAGED_TICK_SECONDS = 15
-"""staged_partitions_sensor's interval: a day's run takes what was staged meanwhile in one go.
+"""staged_partitions_sensor's interval: a shard's run takes what was staged meanwhile in one go.
 Readings are readable before it (ingest runs serve them); its aggregates follow within ~20 s,
 and fewer day runs leave the CPU to the ingest runs that readers wait for."""
+PARTITION_TAG = "dagster/partition"
+TRIGGER = "energy/trigger"
+DAY_JOBS = (daily_job.name, county_job.name, analytics_job.name)
+SHARD_GOLD_DATASETS = (datasets.SITE_DAILY, datasets.DEVICE_DAILY, datasets.COUNTY_5MIN_PARTIALS)
 ACTIVE_STATUSES = [
     DagsterRunStatus.QUEUED,
     DagsterRunStatus.NOT_STARTED,
@@ -182,83 +190,159 @@ def _set_aside(
     return handles
 
 
-def _days_with_active_runs(context: SensorEvaluationContext) -> set[str]:
-    runs = context.instance.get_runs(
-        filters=RunsFilter(job_name=daily_job.name, statuses=ACTIVE_STATUSES)
-    )
-    return {r.tags.get("dagster/partition", "") for r in runs}
+LOOKBACK_SECONDS = 6 * 3600
+"""Without a cursor (a new sensor), runs finished this long ago are still followed up."""
+OVERLAP_SECONDS = 60
+"""Each tick looks again at runs that finished shortly before its previous tick."""
 
 
-def _days_failed_recently(context: SensorEvaluationContext) -> set[str]:
-    since = datetime.now(UTC) - timedelta(seconds=FAILED_DAY_BACKOFF_SECONDS)
-    runs = context.instance.get_runs(
-        filters=RunsFilter(
-            job_name=daily_job.name, statuses=[DagsterRunStatus.FAILURE], updated_after=since
-        )
+def _date_of(run: DagsterRun) -> str:
+    return run.tags.get(PARTITION_TAG, "").split("|", 1)[0]
+
+
+def _records(context: SensorEvaluationContext, job: str, **filters: Any) -> list[RunRecord]:
+    return list(
+        context.instance.get_run_records(filters=RunsFilter(job_name=job, **filters), limit=5000)
     )
-    return {r.tags.get("dagster/partition", "") for r in runs}
+
+
+def _follow_finished_runs(
+    context: SensorEvaluationContext, cursor: DayRunsCursor, now: float
+) -> None:
+    """Days whose county totals or analytics are behind the runs finished since the last tick."""
+    since = datetime.fromtimestamp(
+        cursor.checked - OVERLAP_SECONDS if cursor.checked else now - LOOKBACK_SECONDS, UTC
+    )
+    done = [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]
+    for r in _records(context, daily_job.name, statuses=done, updated_after=since):
+        cursor.shard_run_finished(_date_of(r.dagster_run), r.end_time or now)
+    ok = [DagsterRunStatus.SUCCESS]
+    for r in _records(context, county_job.name, statuses=ok, updated_after=since):
+        day = _date_of(r.dagster_run)
+        cursor.county_run_succeeded(day, r.create_timestamp.timestamp(), r.end_time or now)
+    for r in _records(context, analytics_job.name, statuses=ok, updated_after=since):
+        cursor.analytics_run_succeeded(_date_of(r.dagster_run), r.create_timestamp.timestamp())
+    cursor.checked = now
+
+
+def _active(context: SensorEvaluationContext) -> tuple[set[str], set[str], set[str]]:
+    """Partitions of active shard runs, days with any active day-level run, days with an
+    active analytics run."""
+    runs = {
+        job: [r.dagster_run for r in _records(context, job, statuses=ACTIVE_STATUSES)]
+        for job in DAY_JOBS
+    }
+    shards = {r.tags.get(PARTITION_TAG, "") for r in runs[daily_job.name]}
+    days = {_date_of(r) for rs in runs.values() for r in rs}
+    return shards, days, {_date_of(r) for r in runs[analytics_job.name]}
+
+
+def _failed_recently(context: SensorEvaluationContext, now: float) -> set[str]:
+    """Partition keys (day shards and days) whose run failed within the backoff."""
+    since = datetime.fromtimestamp(now - FAILED_DAY_BACKOFF_SECONDS, UTC)
+    failed = [DagsterRunStatus.FAILURE]
+    return {
+        r.dagster_run.tags.get(PARTITION_TAG, "")
+        for job in DAY_JOBS
+        for r in _records(context, job, statuses=failed, updated_after=since)
+    }
+
+
+def _staged_shards(lake: LakeStorage) -> set[tuple[str, str]]:
+    """(day, shard) of every object under staging/readings/ (only unmerged rows are there)."""
+    found = set()
+    for o in lake.list_objects(c.STAGING_READINGS_PREFIX):
+        day, shard, *_ = o.key[len(c.STAGING_READINGS_PREFIX) :].split("/")
+        found.add((day.removeprefix("date="), shard.removeprefix("shard=")))
+    return found
+
+
+def _shards_whose_last_run_failed(context: SensorEvaluationContext) -> set[str]:
+    latest: dict[str, DagsterRunStatus] = {}
+    for run in context.instance.get_runs(filters=RunsFilter(job_name=daily_job.name), limit=1000):
+        latest.setdefault(run.tags.get(PARTITION_TAG, ""), run.status)  # newest first
+    stopped = (DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
+    return {p for p, status in latest.items() if status in stopped}
+
+
+def _gold_behind_silver(lake: LakeStorage, day: str, shard: str) -> bool:
+    """The shard's gold is missing or older than its silver (a run failed between the two)."""
+    silver = lake.head(datasets.READINGS.key(day, shard))
+    if silver is None:
+        return False
+    gold = [lake.head(d.key(day, shard)) for d in SHARD_GOLD_DATASETS]
+    return any(g is None or g.last_modified < silver.last_modified for g in gold)
 
 
 @sensor(
-    job=daily_job,
+    jobs=[daily_job, county_job, analytics_job],
     minimum_interval_seconds=STAGED_TICK_SECONDS,
     default_status=DefaultSensorStatus.RUNNING,
 )
 def staged_partitions_sensor(
     context: SensorEvaluationContext, lake: LakeStorage
 ) -> SensorResult | SkipReason:
-    """Start a daily_job run for each day with work waiting and no run in progress.
+    """Start each day's runs in order: a daily_job run per site shard with work waiting, then,
+    once none of the day's shard runs is active, a county_job run, then an analytics_job run
+    (one at a time, earliest day first, at most every ENERGY_ANALYTICS_INTERVAL_SECONDS a day).
 
     Work waiting: staged rows (staging/readings/ holds only unmerged rows, so it is itself the
-    to-do list), or gold older than the day's silver after a run that failed between the two.
-    So nothing is lost if a tick or a run fails: the day is requested again (a day whose run
-    just failed waits a couple of minutes first).
+    to-do list), or gold older than the shard's silver after a run that failed between the two.
+    A run that fails leaves its work due, so it is requested again after a short backoff.
     """
-    staged = _days_under(lake, c.STAGING_READINGS_PREFIX)
-    days = sorted(
-        set(staged) | (_days_with_stale_gold(lake) & _days_whose_last_run_failed(context))
-    )
-    if not days:
-        return SkipReason("no staged readings waiting, gold up to date")
-    busy = _days_with_active_runs(context) | _days_failed_recently(context)
+    now = time.time()
+    cursor = DayRunsCursor.load(context.cursor)
+    _follow_finished_runs(context, cursor, now)
+    active_shards, busy_days, analysing = _active(context)
+    backoff = _failed_recently(context, now)
+
+    shard_work = {(d, s): "staged_readings" for d, s in _staged_shards(lake)}
+    for key in _shards_whose_last_run_failed(context) - backoff - active_shards:
+        day, shard = day_and_shard(key)
+        if (day, shard) not in shard_work and _gold_behind_silver(lake, day, shard):
+            shard_work[(day, shard)] = "stale_gold"
+
     requests = []
-    for day in days:
-        if day in busy:
+    for (day, shard), trigger in sorted(shard_work.items()):
+        key = day_shard_key(day, shard)
+        if str(key) in active_shards | backoff:
             continue
-        if not daily_partitions.has_partition_key(day):
+        if not day_shard_partitions.has_partition_key(key):
             context.log.error(f"work for {day}, outside the daily partitions; left in staging/")
             continue
-        trigger = "staged_readings" if day in staged else "stale_gold"
-        requests.append(RunRequest(partition_key=day, tags={"energy/trigger": trigger}))
+        requests.append(
+            RunRequest(job_name=daily_job.name, partition_key=key, tags={TRIGGER: trigger})
+        )
+        busy_days.add(day)
+
+    for day in sorted(set(cursor.county_due) - busy_days - backoff):
+        requests.append(
+            RunRequest(job_name=county_job.name, partition_key=day, tags={TRIGGER: "shards_merged"})
+        )
+        busy_days.add(day)
+
+    interval = get_settings().analytics_interval_seconds
+    cursor.forget_old_starts(now, interval)
+    ready = sorted(set(cursor.analytics_due) - set(cursor.county_due) - busy_days - backoff)
+    if ready and not analysing and cursor.analytics_wait(ready[0], now, interval) == 0:
+        day = ready[0]  # one at a time, in date order: a day's events continue the day before's
+        requests.append(
+            RunRequest(
+                job_name=analytics_job.name, partition_key=day, tags={TRIGGER: "county_updated"}
+            )
+        )
+        cursor.analytics_started[day] = now
+
     if not requests:
-        return SkipReason(f"{len(days)} days waiting, each has a run in progress or is backing off")
-    return SensorResult(run_requests=requests)
-
-
-def _days_whose_last_run_failed(context: SensorEvaluationContext) -> set[str]:
-    latest: dict[str, DagsterRunStatus] = {}
-    for run in context.instance.get_runs(filters=RunsFilter(job_name=daily_job.name), limit=1000):
-        latest.setdefault(run.tags.get("dagster/partition", ""), run.status)  # newest first
-    return {
-        d
-        for d, status in latest.items()
-        if status in (DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
-    }
-
-
-def _days_under(lake: LakeStorage, prefix: str) -> dict[str, datetime]:
-    """Day partitions under `prefix` -> when their newest object was written."""
-    days: dict[str, datetime] = {}
-    for o in lake.list_objects(prefix):
-        day = o.key[len(prefix) :].removeprefix("date=").split("/", 1)[0]
-        days[day] = max(days.get(day, o.last_modified), o.last_modified)
-    return days
-
-
-def _days_with_stale_gold(lake: LakeStorage) -> set[str]:
-    silver = _days_under(lake, c.SILVER_READINGS_PREFIX)
-    gold = [_days_under(lake, p) for p in (c.GOLD_COUNTY_5MIN_PREFIX, c.GOLD_SITE_DAILY_PREFIX)]
-    return {d for d, written in silver.items() if any(d not in g or g[d] < written for g in gold)}
+        waiting = len(shard_work) + len(cursor.county_due) + len(cursor.analytics_due)
+        return SensorResult(
+            skip_reason=f"{waiting} partitions with work due, each in progress, backing off or "
+            "waiting for its turn"
+            if waiting
+            else "no staged readings waiting, gold up to date",
+            cursor=cursor.dump(),
+        )
+    return SensorResult(run_requests=requests, cursor=cursor.dump())
 
 
 @run_failure_sensor(

@@ -1,4 +1,6 @@
-"""The day-partitioned datasets: where each lives in S3 and DynamoDB, and its schema."""
+"""The day-partitioned datasets: where each lives in S3 and DynamoDB, and its schema. Silver,
+SITE_DAILY, DEVICE_DAILY and COUNTY_5MIN_PARTIALS have one object per site shard of a day; the
+others one per day."""
 
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ ANOMALIES = DayDataset(
 COUNTY_5MIN = DayDataset(
     c.GOLD_COUNTY_5MIN_PREFIX, c.COUNTY_5MIN_TABLE, schemas.COUNTY_5MIN, serving.county_5min_items
 )
+COUNTY_5MIN_PARTIALS = DayDataset(c.GOLD_COUNTY_PARTIALS_PREFIX, None, schemas.COUNTY_5MIN, None)
+"""One site shard's county_5min (S3 only): COUNTY_5MIN is their sum."""
 SITE_DAILY = DayDataset(
     c.GOLD_SITE_DAILY_PREFIX, c.SITE_DAILY_TABLE, schemas.SITE_DAILY, serving.site_daily_items
 )

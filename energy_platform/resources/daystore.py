@@ -1,7 +1,9 @@
-"""Write one day of a dataset to S3 (the Parquet partition) and its DynamoDB table, by difference."""
+"""Write one day (or one site shard of a day) of a dataset to S3 (its Parquet object) and its
+DynamoDB table, by difference."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,19 +18,28 @@ from energy_platform.transforms.serving import changes
 
 @dataclass(frozen=True)
 class DayDataset:
-    """A day-partitioned dataset kept in both S3 and DynamoDB."""
+    """A day-partitioned dataset kept in S3 and, when it has a table, in DynamoDB."""
 
     prefix: str
-    table: str
+    table: str | None
     schema: pa.Schema
-    to_items: Callable[[pd.DataFrame], pd.DataFrame]
+    to_items: Callable[[pd.DataFrame], pd.DataFrame] | None
 
-    def key(self, date: str) -> str:
-        return c.partition_object(self.prefix, date)
+    def key(self, date: str, shard: str | None = None) -> str:
+        return c.partition_object(self.prefix, date, shard)
 
-    def read(self, lake: LakeStorage, date: str) -> pd.DataFrame | None:
-        table = lake.read_parquet(self.key(date))
+    def read(self, lake: LakeStorage, date: str, shard: str | None = None) -> pd.DataFrame | None:
+        """The day's object, or one shard's."""
+        table = lake.read_parquet(self.key(date, shard))
         return None if table is None else to_frame(table)
+
+    def read_day(self, lake: LakeStorage, date: str) -> pd.DataFrame:
+        """Every object of the day (all its shards), as one frame (empty if there are none)."""
+        objects = sorted(o.key for o in lake.list_objects(c.day_prefix(self.prefix, date)))
+        tables = [t for t in (lake.read_parquet(k) for k in objects) if t is not None]
+        if not tables:
+            return to_frame(self.schema.empty_table())
+        return to_frame(pa.concat_tables([t.cast(self.schema) for t in tables]))
 
 
 @dataclass(frozen=True)
@@ -47,22 +58,46 @@ def sync_day(
     lake: LakeStorage,
     tables: DynamoTables,
     rewrite: pd.Series | None = None,
+    shard: str | None = None,
 ) -> SyncStats:
-    """Make the day's DynamoDB items and S3 partition equal `new`.
+    """Make the day's (or the day's shard's) DynamoDB items and S3 object equal `new`.
 
     `rewrite`: rows of `new` whose items are put even if `old` had them (see `changes`).
 
     DynamoDB first, S3 last: the S3 partition is what the next run diffs against, so a run
     killed half-way is completed by re-running it, never left with missing items.
     """
-    pk, sk = c.TABLE_KEYS[dataset.table]
-    old_items = None if old is None else dataset.to_items(old)
-    diff = changes(old_items, dataset.to_items(new), [pk, sk], rewrite)
-    calls = tables.put_frame(dataset.table, diff.upserts) + tables.delete_frame(
-        dataset.table, diff.deletes
-    )
+    puts = deletes = calls = 0
+    if dataset.table is not None and dataset.to_items is not None:
+        pk, sk = c.TABLE_KEYS[dataset.table]
+        old_items = None if old is None else dataset.to_items(old)
+        diff = changes(old_items, dataset.to_items(new), [pk, sk], rewrite)
+        calls = tables.put_frame(dataset.table, diff.upserts) + tables.delete_frame(
+            dataset.table, diff.deletes
+        )
+        puts, deletes = len(diff.upserts), len(diff.deletes)
+    key = dataset.key(date, shard)
     if new.empty:
-        lake.delete_keys([dataset.key(date)])
+        lake.delete_keys([key])
     else:
-        lake.write_parquet(dataset.key(date), to_table(new, dataset.schema))
-    return SyncStats(len(new), len(diff.upserts), len(diff.deletes), calls)
+        lake.write_parquet(key, to_table(new, dataset.schema))
+    return SyncStats(len(new), puts, deletes, calls)
+
+
+class ShardLayoutMismatch(RuntimeError):
+    """Silver was written with another shard count than the one configured."""
+
+
+def check_shard_layout(lake: LakeStorage, shards: int) -> None:
+    """Record the shard count with the first silver write; refuse any other count afterwards
+    (its sites would be merged into other shards' files and counted twice)."""
+    if lake.head(c.SHARD_LAYOUT_KEY) is None:
+        lake.put_bytes(c.SHARD_LAYOUT_KEY, json.dumps({"site_shards": shards}).encode())
+        return
+    recorded = json.loads(lake.get_bytes(c.SHARD_LAYOUT_KEY))["site_shards"]
+    if recorded != shards:
+        raise ShardLayoutMismatch(
+            f"silver was written with {recorded} site shards but ENERGY_SITE_SHARDS is {shards}: "
+            f"set ENERGY_SITE_SHARDS={recorded} again (a new count needs the lake rebuilt from "
+            "raw/, docs/CAPACITY.md, 'Choosing the shard count')"
+        )

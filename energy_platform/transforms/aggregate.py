@@ -122,6 +122,26 @@ def county_5min(readings: pd.DataFrame) -> pd.DataFrame:
     return _finish(frame, schemas.COUNTY_5MIN, [c.COUNTY, c.WINDOW_START])
 
 
+COUNTY_SUMS = (
+    c.READING_COUNT,
+    c.ANOMALY_COUNT,
+    c.SITE_COUNT,
+    c.GENERATED_SUM,
+    c.CONSUMED_SUM,
+    c.NET,
+)
+
+
+def combine_county_5min(partials: pd.DataFrame) -> pd.DataFrame:
+    """The day's county_5min from its site shards' county_5min: every column is a sum, and
+    `site_count` too, since each site is in exactly one shard."""
+    if partials.empty:
+        return to_frame(schemas.COUNTY_5MIN.empty_table())
+    keys = [c.COUNTY, c.WINDOW_START]
+    summed = partials.groupby(keys, sort=False, as_index=False)[list(COUNTY_SUMS)].sum()
+    return _finish(summed, schemas.COUNTY_5MIN, keys)
+
+
 def _distinct_sites(group: np.ndarray, groups: int, site_code: np.ndarray) -> np.ndarray:
     """Distinct sites per group: each run of one (site, group) when the rows are sorted by
     (site, group) (readings sorted by site and ts, groups numbered by window first), else each

@@ -1,29 +1,53 @@
-"""Gold, one UTC day at a time: county 5-minute windows and site days, from cleaned readings."""
+"""Gold: site days, device days and county partial sums per site shard of a UTC day, from that
+shard's cleaned readings; the day's county 5-minute windows as the sum of its shards'."""
 
 from collections.abc import Callable
 
 import pandas as pd
 from dagster import (
+    AssetDep,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
     MaterializeResult,
     MetadataValue,
+    MultiToSingleDimensionPartitionMapping,
     asset,
 )
 
 from energy_platform.defs.assets import keys
 from energy_platform.defs.assets.policies import AWS_RETRY, DATA_FRESHNESS
 from energy_platform.defs.metadata import column_schema, s3_location, table_metadata
-from energy_platform.defs.partitions import daily_partitions
+from energy_platform.defs.partitions import (
+    DATE,
+    daily_partitions,
+    day_and_shard,
+    day_shard_partitions,
+)
 from energy_platform.resources import DynamoTables, LakeStorage, datasets
-from energy_platform.resources.daystore import DayDataset, sync_day
-from energy_platform.transforms.aggregate import county_5min, site_daily
+from energy_platform.resources.daystore import DayDataset, SyncStats, sync_day
+from energy_platform.transforms.aggregate import combine_county_5min, county_5min, site_daily
 from energy_platform.transforms.device_stats import device_daily
 from energy_platform.transforms.frames import to_frame
 
+ALL_SHARDS_OF_THE_DAY = MultiToSingleDimensionPartitionMapping(partition_dimension_name=DATE)
+"""A day partition depends on every site shard of that day."""
 
-def _gold_asset(
+
+def _metadata(
+    dataset: DayDataset, key: str, stats: SyncStats, new: pd.DataFrame, lake: LakeStorage
+) -> dict:
+    return {
+        **table_metadata(dataset.schema, stats.rows),
+        **s3_location(lake, key),
+        "dynamodb_items_written": stats.items_put,
+        "dynamodb_items_deleted": stats.items_deleted,
+        "dynamodb_write_calls": stats.write_calls,
+        "preview": MetadataValue.md(new.head(5).to_markdown(index=False)),
+    }
+
+
+def _shard_gold_asset(
     key: AssetKey,
     dataset: DayDataset,
     aggregate: Callable[[pd.DataFrame], pd.DataFrame],
@@ -33,9 +57,9 @@ def _gold_asset(
         key=key,
         group_name="gold",
         deps=[keys.CLEANED_READINGS],
-        partitions_def=daily_partitions,
+        partitions_def=day_shard_partitions,
         retry_policy=AWS_RETRY,
-        kinds={"s3", "dynamodb"},
+        kinds={"s3", "dynamodb"} if dataset.table else {"s3"},
         description=description,
         freshness_policy=DATA_FRESHNESS,
         metadata=column_schema(dataset.schema),
@@ -43,42 +67,31 @@ def _gold_asset(
     def _materialize(
         context: AssetExecutionContext, lake: LakeStorage, tables: DynamoTables
     ) -> MaterializeResult:
-        date = context.partition_key
-        readings = datasets.READINGS.read(lake, date)
+        date, shard = day_and_shard(context.partition_key)
+        readings = datasets.READINGS.read(lake, date, shard)
         if readings is None:
             readings = to_frame(datasets.READINGS.schema.empty_table())
         new = aggregate(readings)
-        stats = sync_day(dataset, date, new, dataset.read(lake, date), lake, tables)
+        old = dataset.read(lake, date, shard)
+        stats = sync_day(dataset, date, new, old, lake, tables, shard=shard)
         return MaterializeResult(
             metadata={
-                **table_metadata(dataset.schema, stats.rows),
-                **s3_location(lake, dataset.key(date)),
+                **_metadata(dataset, dataset.key(date, shard), stats, new, lake),
                 "readings": len(readings),
-                "dynamodb_items_written": stats.items_put,
-                "dynamodb_items_deleted": stats.items_deleted,
-                "dynamodb_write_calls": stats.write_calls,
-                "preview": MetadataValue.md(new.head(5).to_markdown(index=False)),
             }
         )
 
     return _materialize
 
 
-county_5min_aggregates = _gold_asset(
-    keys.COUNTY_5MIN_AGGREGATES,
-    datasets.COUNTY_5MIN,
-    county_5min,
-    "Per county and 5-minute window: readings, anomalies, distinct sites and energy sums over "
-    "readings without anomalies (gold/county_5min/, county_5min table).",
-)
-site_daily_aggregates = _gold_asset(
+site_daily_aggregates = _shard_gold_asset(
     keys.SITE_DAILY_AGGREGATES,
     datasets.SITE_DAILY,
     site_daily,
     "Per site and UTC day: readings, anomalies, energy sums and min/max net over readings "
     "without anomalies (gold/site_daily/, site_daily table).",
 )
-device_daily_stats = _gold_asset(
+device_daily_stats = _shard_gold_asset(
     keys.DEVICE_DAILY_STATS,
     datasets.DEVICE_DAILY,
     device_daily,
@@ -86,3 +99,41 @@ device_daily_stats = _gold_asset(
     "anomalous readings and their share, energy sums and min/avg/max of each value over "
     "readings without anomalies (gold/device_daily/, device_daily table).",
 )
+county_5min_partials = _shard_gold_asset(
+    keys.COUNTY_5MIN_PARTIALS,
+    datasets.COUNTY_5MIN_PARTIALS,
+    county_5min,
+    "county_5min over one site shard's readings (gold/county_5min_partials/, S3 only): "
+    "county_5min_aggregates adds the day's shards up.",
+)
+
+
+@asset(
+    key=keys.COUNTY_5MIN_AGGREGATES,
+    group_name="gold",
+    deps=[AssetDep(keys.COUNTY_5MIN_PARTIALS, partition_mapping=ALL_SHARDS_OF_THE_DAY)],
+    partitions_def=daily_partitions,
+    retry_policy=AWS_RETRY,
+    kinds={"s3", "dynamodb"},
+    description="Per county and 5-minute window: readings, anomalies, distinct sites and energy "
+    "sums over readings without anomalies, the sum of the day's shards' partials "
+    "(gold/county_5min/, county_5min table).",
+    freshness_policy=DATA_FRESHNESS,
+    metadata=column_schema(datasets.COUNTY_5MIN.schema),
+)
+def county_5min_aggregates(
+    context: AssetExecutionContext, lake: LakeStorage, tables: DynamoTables
+) -> MaterializeResult:
+    """The day's county windows: its shards' partial sums added up."""
+    date = context.partition_key
+    partials = datasets.COUNTY_5MIN_PARTIALS.read_day(lake, date)
+    new = combine_county_5min(partials)
+    stats = sync_day(
+        datasets.COUNTY_5MIN, date, new, datasets.COUNTY_5MIN.read(lake, date), lake, tables
+    )
+    return MaterializeResult(
+        metadata={
+            **_metadata(datasets.COUNTY_5MIN, datasets.COUNTY_5MIN.key(date), stats, new, lake),
+            "partial_rows": len(partials),
+        }
+    )

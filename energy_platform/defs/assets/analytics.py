@@ -1,5 +1,10 @@
 """Analytics, one UTC day at a time: each site's baseline from its trailing days, and the
-underperformance events of the day against it (rules and parameters in docs/ANOMALIES.md)."""
+underperformance events of the day against it (rules and parameters in docs/ANOMALIES.md).
+
+They judge a site against its county's other sites, which spread over all site shards, so they
+read whole days (every shard) and run per day, after the day's shards and county totals, at
+most every `ENERGY_ANALYTICS_INTERVAL_SECONDS` (analytics_job, started by
+staged_partitions_sensor)."""
 
 from datetime import date as Date
 from datetime import timedelta
@@ -18,6 +23,7 @@ from energy_platform import contract as c
 from energy_platform import schemas
 from energy_platform.defs.alerts import underperformance_summary
 from energy_platform.defs.assets import keys
+from energy_platform.defs.assets.aggregates import ALL_SHARDS_OF_THE_DAY
 from energy_platform.defs.assets.policies import AWS_RETRY, DATA_FRESHNESS
 from energy_platform.defs.metadata import column_schema, s3_location, table_metadata
 from energy_platform.defs.partitions import daily_partitions
@@ -35,12 +41,6 @@ def _day(date: str, offset: int) -> str:
     return (Date.fromisoformat(date) + timedelta(days=offset)).isoformat()
 
 
-def _readings(lake: LakeStorage, date: str) -> pd.DataFrame:
-    """The day's cleaned readings (an empty frame when the day has none)."""
-    found = datasets.READINGS.read(lake, date)
-    return to_frame(datasets.READINGS.schema.empty_table()) if found is None else found
-
-
 def _baseline_key(date: str) -> str:
     return c.partition_object(c.GOLD_SITE_BASELINE_PREFIX, date)
 
@@ -48,9 +48,12 @@ def _baseline_key(date: str) -> str:
 @asset(
     key=keys.SITE_BASELINE,
     group_name="analytics",
+    # It reads the trailing days' cleaned readings (every shard). Dagster cannot map a time
+    # window from date x shard partitions onto daily ones, so the dependency names those days'
+    # county totals, which are built once all of a day's shards are merged.
     deps=[
         AssetDep(
-            keys.CLEANED_READINGS,
+            keys.COUNTY_5MIN_AGGREGATES,
             partition_mapping=TimeWindowPartitionMapping(start_offset=-HISTORY_DAYS, end_offset=-1),
         )
     ],
@@ -67,7 +70,7 @@ def site_baseline_asset(context: AssetExecutionContext, lake: LakeStorage) -> Ma
     """The day's site baselines from the previous days' cleaned readings."""
     date = context.partition_key
     days = [_day(date, -k) for k in range(HISTORY_DAYS, 0, -1)]
-    history = pd.concat([_readings(lake, d) for d in days], ignore_index=True)
+    history = pd.concat([datasets.READINGS.read_day(lake, d) for d in days], ignore_index=True)
     baseline = site_baseline(history, get_settings().analytics)
     key = _baseline_key(date)
     if baseline.empty:
@@ -89,7 +92,10 @@ def site_baseline_asset(context: AssetExecutionContext, lake: LakeStorage) -> Ma
 @asset(
     key=keys.UNDERPERFORMANCE_EVENTS,
     group_name="analytics",
-    deps=[keys.CLEANED_READINGS, keys.SITE_BASELINE],
+    deps=[
+        AssetDep(keys.CLEANED_READINGS, partition_mapping=ALL_SHARDS_OF_THE_DAY),
+        keys.SITE_BASELINE,
+    ],
     partitions_def=daily_partitions,
     retry_policy=AWS_RETRY,
     kinds={"s3", "dynamodb", "sns"},
@@ -109,7 +115,7 @@ def underperformance_events(
     previous = datasets.UNDERPERFORMANCE.read(lake, _day(date, -1))
     old = datasets.UNDERPERFORMANCE.read(lake, date)
     events = underperformance(
-        _readings(lake, date), baseline, previous, date, get_settings().analytics
+        datasets.READINGS.read_day(lake, date), baseline, previous, date, get_settings().analytics
     )
     starting = new_events(events, old)
     stats = sync_day(datasets.UNDERPERFORMANCE, date, events, old, lake, tables)

@@ -38,6 +38,7 @@ from energy_platform.transforms.batch import (
 from energy_platform.transforms.frames import to_table
 from energy_platform.transforms.quarantine import quarantine_jsonl
 from energy_platform.transforms.serving import provisional_readings
+from energy_platform.transforms.shards import site_shards
 
 
 class RawObject(Config):
@@ -180,8 +181,8 @@ def _markdown(df: pd.DataFrame, limit: int = 20) -> str:
         AssetSpec(
             keys.STAGED_READINGS,
             group_name="ingestion",
-            description="Validated readings of each batch, staged per reading date under "
-            "staging/readings/ until the day's cleaned_readings merges them; a small batch's "
+            description="Validated readings of each batch, staged per reading date and site shard "
+            "under staging/readings/ until that shard's cleaned_readings merges them; a small batch's "
             "readings are also put in the readings table at once, provisionally.",
             kinds={"s3", "parquet", "dynamodb"},
             metadata=column_schema(schemas.STAGED_READINGS),
@@ -236,8 +237,9 @@ def ingest_raw_files(
 
     staged_keys, written = [], pd.Series(0, index=result.files[c.SOURCE_KEY])
     dates = reading_dates(result.clean)
-    for date, rows in result.clean.groupby(dates, sort=True):
-        key = c.staging_object(str(date), bid)
+    shards = site_shards(result.clean[c.SITE_ID], settings.site_shards)
+    for (date, shard), rows in result.clean.groupby([dates, shards], sort=True):
+        key = c.staging_object(str(date), shard, bid)
         table = to_table(rows, schemas.STAGED_READINGS)
         lake.write_parquet(key, table)
         staged_keys.append(key)

@@ -1,4 +1,5 @@
-"""Silver, one UTC day at a time: merge staged rows into cleaned readings and flag anomalies."""
+"""Silver, one site shard of one UTC day at a time: merge staged rows into cleaned readings and
+flag anomalies (a site's readings are all in its shard, so its anomaly windows are whole)."""
 
 import pandas as pd
 from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, MetadataValue, multi_asset
@@ -9,9 +10,9 @@ from energy_platform.defs.alerts import batch_anomaly_summary
 from energy_platform.defs.assets import keys
 from energy_platform.defs.assets.policies import AWS_RETRY, DATA_FRESHNESS
 from energy_platform.defs.metadata import column_schema, s3_location, table_metadata
-from energy_platform.defs.partitions import daily_partitions
+from energy_platform.defs.partitions import day_and_shard, day_shard_partitions
 from energy_platform.resources import AlertNotifier, DynamoTables, LakeStorage, datasets
-from energy_platform.resources.daystore import sync_day
+from energy_platform.resources.daystore import check_shard_layout, sync_day
 from energy_platform.resources.notify import BATCH_ANOMALIES
 from energy_platform.settings import get_settings
 from energy_platform.transforms.anomalies import detect_anomalies
@@ -20,8 +21,8 @@ from energy_platform.transforms.frames import to_frame
 from energy_platform.transforms.serving import with_keys_of
 
 
-def _staged(lake: LakeStorage, date: str) -> tuple[list[str], pd.DataFrame | None]:
-    keys = sorted(o.key for o in lake.list_objects(f"{c.STAGING_READINGS_PREFIX}date={date}/"))
+def _staged(lake: LakeStorage, date: str, shard: str) -> tuple[list[str], pd.DataFrame | None]:
+    keys = sorted(o.key for o in lake.list_objects(c.staging_prefix(date, shard)))
     frames = [to_frame(t) for t in (lake.read_parquet(k) for k in keys) if t is not None]
     return keys, (pd.concat(frames, ignore_index=True) if frames else None)
 
@@ -33,10 +34,10 @@ def _staged(lake: LakeStorage, date: str) -> tuple[list[str], pd.DataFrame | Non
             keys.CLEANED_READINGS,
             group_name="silver",
             deps=[keys.STAGED_READINGS],
-            description="One reading per (site_id, ts) for the day, the latest arrival winning; "
-            "silver/readings/date=.../ and the readings table.",
+            description="One reading per (site_id, ts), the latest arrival winning; "
+            "silver/readings/date=.../part-<shard>.parquet and the readings table.",
             kinds={"s3", "dynamodb"},
-            partitions_def=daily_partitions,
+            partitions_def=day_shard_partitions,
             freshness_policy=DATA_FRESHNESS,
             metadata=column_schema(datasets.READINGS.schema),
         ),
@@ -45,24 +46,25 @@ def _staged(lake: LakeStorage, date: str) -> tuple[list[str], pd.DataFrame | Non
             group_name="silver",
             deps=[keys.CLEANED_READINGS],
             description="One row per anomalous reading and anomaly type (rules in docs/ANOMALIES.md); "
-            "silver/anomalies/date=.../ and the anomalies table.",
+            "silver/anomalies/date=.../part-<shard>.parquet and the anomalies table.",
             kinds={"s3", "dynamodb"},
-            partitions_def=daily_partitions,
+            partitions_def=day_shard_partitions,
             freshness_policy=DATA_FRESHNESS,
             metadata=column_schema(datasets.ANOMALIES.schema),
         ),
     ],
-    partitions_def=daily_partitions,
+    partitions_def=day_shard_partitions,
     retry_policy=AWS_RETRY,
 )
 def daily_readings(
     context: AssetExecutionContext, lake: LakeStorage, tables: DynamoTables, alerts: AlertNotifier
 ):
-    """Merge the day's staged batches into its cleaned readings, re-derive its anomalies."""
-    date = context.partition_key
-    staged_keys, incoming = _staged(lake, date)
-    old_readings = datasets.READINGS.read(lake, date)
-    old_anomalies = datasets.ANOMALIES.read(lake, date)
+    """Merge the shard's staged batches into its cleaned readings, re-derive its anomalies."""
+    date, shard = day_and_shard(context.partition_key)
+    check_shard_layout(lake, get_settings().site_shards)
+    staged_keys, incoming = _staged(lake, date, shard)
+    old_readings = datasets.READINGS.read(lake, date, shard)
+    old_anomalies = datasets.ANOMALIES.read(lake, date, shard)
 
     parts = [
         f.drop(columns=[c.IS_ANOMALY], errors="ignore")
@@ -80,9 +82,11 @@ def daily_readings(
     # (which may have been overtaken since): put them again, as silver has them now.
     merged_now = None if incoming is None else with_keys_of(readings, incoming)
     r_stats = sync_day(
-        datasets.READINGS, date, readings, old_readings, lake, tables, rewrite=merged_now
+        datasets.READINGS, date, readings, old_readings, lake, tables, merged_now, shard
     )
-    a_stats = sync_day(datasets.ANOMALIES, date, anomalies, old_anomalies, lake, tables)
+    a_stats = sync_day(
+        datasets.ANOMALIES, date, anomalies, old_anomalies, lake, tables, shard=shard
+    )
     lake.delete_keys(staged_keys)
 
     incoming_rows = 0 if incoming is None else len(incoming)
@@ -100,7 +104,7 @@ def daily_readings(
         asset_key=keys.CLEANED_READINGS,
         metadata={
             **table_metadata(datasets.READINGS.schema, len(readings)),
-            **s3_location(lake, datasets.READINGS.key(date)),
+            **s3_location(lake, datasets.READINGS.key(date, shard)),
             "staged_rows_merged": incoming_rows,
             "replaced_or_duplicate_rows": (0 if candidates is None else len(candidates))
             - len(readings),
@@ -114,7 +118,7 @@ def daily_readings(
         asset_key=keys.READING_ANOMALIES,
         metadata={
             **table_metadata(datasets.ANOMALIES.schema, len(anomalies)),
-            **s3_location(lake, datasets.ANOMALIES.key(date)),
+            **s3_location(lake, datasets.ANOMALIES.key(date, shard)),
             "anomalous_readings": int(readings[c.IS_ANOMALY].sum()),
             "by_type": MetadataValue.json(by_type),
             "dynamodb_items_written": a_stats.items_put,
