@@ -94,7 +94,9 @@ def day_requests(
     """One tick of staged_partitions_sensor: the day shard, county and analytics runs it asks
     for (its cursor kept in `stats`, as the daemon would keep it)."""
     stats = stats if stats is not None else DrainStats()
-    result = _evaluate("staged_partitions_sensor", instance, stats.day_cursor, defs or platform_defs())
+    result = _evaluate(
+        "staged_partitions_sensor", instance, stats.day_cursor, defs or platform_defs()
+    )
     stats.day_cursor = result.cursor
     return list(result.run_requests or [])
 

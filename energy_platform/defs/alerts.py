@@ -11,6 +11,8 @@ from energy_platform import contract as c
 from energy_platform.settings import get_settings
 
 WORST_SITES = 5
+NEW_ANOMALIES = "new_anomalies"
+"""Metadata of a shard run's reading_anomalies: what it found in new readings (for the alert)."""
 
 
 def run_url(run_id: str) -> str:
@@ -18,10 +20,12 @@ def run_url(run_id: str) -> str:
     return f"{get_settings().webserver_url.rstrip('/')}/runs/{run_id}"
 
 
-def batch_anomaly_summary(
-    date: str, anomalies: pd.DataFrame, incoming: pd.DataFrame, staged_keys: list[str]
+def new_anomaly_counts(
+    anomalies: pd.DataFrame, incoming: pd.DataFrame, staged_keys: list[str]
 ) -> dict[str, Any] | None:
-    """Counts by type and the worst sites among the anomalies of newly arrived readings."""
+    """What one shard run found among its newly arrived readings (None: no anomaly): counts by
+    type, its worst sites and its batches, to be summed over the day's shards by
+    `anomaly_summary`."""
     new = anomalies.merge(incoming[[c.SITE_ID, c.TS]].drop_duplicates(), on=[c.SITE_ID, c.TS])
     if new.empty:
         return None
@@ -30,13 +34,36 @@ def batch_anomaly_summary(
         new.groupby(c.SITE_ID).size().sort_values(ascending=False, kind="stable").head(WORST_SITES)
     )
     return {
-        "subject": f"Energy platform: {len(new)} anomalies in new readings for {date}",
-        "date": date,
         "anomalies": len(new),
         "anomalous_readings": int(new[[c.SITE_ID, c.TS]].drop_duplicates().shape[0]),
         "by_type": {str(k): int(v) for k, v in by_type.items()},
         "worst_sites": [{"site_id": s, "anomalies": int(n)} for s, n in worst.items()],
         "batches": sorted({k.rsplit("/", 1)[-1].removesuffix(".parquet") for k in staged_keys}),
+    }
+
+
+def anomaly_summary(date: str, shard_counts: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """One message for the anomalies in a day's new readings, from its shard runs' counts (a
+    site is in one shard, so the worst sites overall are among the shards' worst)."""
+    if not shard_counts:
+        return None
+    by_type: dict[str, int] = {}
+    for counts in shard_counts:
+        for kind, n in counts["by_type"].items():
+            by_type[kind] = by_type.get(kind, 0) + n
+    worst = sorted(
+        (w for counts in shard_counts for w in counts["worst_sites"]),
+        key=lambda w: (-w["anomalies"], w["site_id"]),
+    )[:WORST_SITES]
+    anomalies = sum(counts["anomalies"] for counts in shard_counts)
+    return {
+        "subject": f"Energy platform: {anomalies} anomalies in new readings for {date}",
+        "date": date,
+        "anomalies": anomalies,
+        "anomalous_readings": sum(counts["anomalous_readings"] for counts in shard_counts),
+        "by_type": dict(sorted(by_type.items())),
+        "worst_sites": worst,
+        "batches": sorted({b for counts in shard_counts for b in counts["batches"]}),
     }
 
 

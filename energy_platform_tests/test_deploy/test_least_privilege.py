@@ -77,7 +77,7 @@ def _drain(recorder: CallRecorder, instance: DagsterInstance, stats: DrainStats)
             for request in requests:
                 assert run_ingest(instance, request, stats, defs)
         with recorder.acting_as("services"):
-            days = day_requests(instance, defs)
+            days = day_requests(instance, stats, defs)
         with recorder.acting_as("pipeline"):
             for request in days:
                 assert run_day(instance, request, stats, defs)

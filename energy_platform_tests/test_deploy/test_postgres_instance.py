@@ -151,7 +151,7 @@ def test_pipeline_run_history_on_the_emulator_is_in_postgres(
     assert stats.failed_runs == 0
     assert stats.failed_checks == []
     assert len(stats.ingest_runs) >= 1
-    assert sorted(stats.daily_runs) == [LATE_DAY, DAY]
+    assert stats.days_merged == [LATE_DAY, DAY]
 
     # --- through the instance
     ingest = production_instance.get_runs(RunsFilter(job_name="ingest_job"))

@@ -318,7 +318,7 @@ def test_pipeline_runs_end_to_end_on_the_stacks_resources(
         stats = drain(instance)
     assert stats.failed_runs == 0
     assert stats.failed_checks == []
-    assert sorted(stats.daily_runs) == [E2E_LATE_DAY, E2E_DAY]
+    assert stats.days_merged == [E2E_LATE_DAY, E2E_DAY]
 
     # --- the four serving tables (named by the stack's outputs)
     valid = {(r["site_id"], r["timestamp"]) for r in day + late}

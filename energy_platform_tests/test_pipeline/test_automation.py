@@ -71,7 +71,7 @@ def test_report_requested_once_after_new_gold_on_the_next_tick(
 
         _upload(platform_env, "raw/auto/1.jsonl", 1)
         stats = drain(instance, defs=defs)
-        assert stats.failed_runs == 0 and len(stats.daily_runs) == 1
+        assert stats.failed_runs == 0 and len(stats.days_merged) == 1
         assert _requested(daemon.tick(t + timedelta(minutes=1))) == {}  # no cron tick yet
         assert _requested(daemon.tick(t + TICK)) == {"energy_report": {None}}
 
@@ -84,5 +84,5 @@ def test_report_requested_once_after_new_gold_on_the_next_tick(
         assert _requested(daemon.tick(t + 3 * TICK)) == {}
 
         _upload(platform_env, "raw/auto/2.jsonl", 2)  # another day's partition
-        assert len(drain(instance, defs=defs).daily_runs) == 1
+        assert len(drain(instance, defs=defs).days_merged) == 1
         assert _requested(daemon.tick(t + 4 * TICK)) == {"energy_report": {None}}

@@ -7,12 +7,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
+import pandas as pd
 import pytest
 from dagster import instance_for_test
 
 from energy_platform import contract as c
+from energy_platform.defs.partitions import day_shard_key
 from energy_platform.settings import Settings
 from energy_platform.transforms.raw_events import MAX_FILES_PER_RUN
+from energy_platform.transforms.shards import site_shards
 from energy_platform_tests.harness import DrainStats, ingest_tick, run_ingest
 
 pytestmark = pytest.mark.slow
@@ -113,14 +116,15 @@ def test_objects_landing_while_runs_are_in_flight_are_picked_up_next(
 def test_day_with_gold_older_than_silver_is_requested_again_after_a_failed_run(
     platform_env: Settings, monkeypatch
 ) -> None:
-    """A daily run that died between silver and gold: the sensor asks for the day again."""
+    """A shard run that died between silver and gold: the sensor asks for that shard again."""
     import energy_platform.defs.sensors as sensors
     from energy_platform_tests.harness import drain, platform_defs, run_days
 
     monkeypatch.setattr(sensors, "FAILED_DAY_BACKOFF_SECONDS", 0)
     _land(platform_env, ["raw/stale/1.json"])
     s3 = boto3.client("s3", region_name=platform_env.region)
-    day_key = c.partition_object(c.SILVER_READINGS_PREFIX, "2026-01-01")
+    (shard,) = site_shards(pd.Series([RECORD["site_id"]]), platform_env.site_shards)
+    day_key = c.partition_object(c.SILVER_READINGS_PREFIX, "2026-01-01", shard)
     with instance_for_test() as instance:
         drain(instance)
         stats = DrainStats()
@@ -130,19 +134,23 @@ def test_day_with_gold_older_than_silver_is_requested_again_after_a_failed_run(
         s3.put_object(Bucket=platform_env.bucket, Key=day_key, Body=body)
         assert run_days(instance, stats) == 0  # ...but the day's last run succeeded: no loop
         # The day's last run failed (an unreadable staged object, removed afterwards).
-        bad = f"{c.STAGING_READINGS_PREFIX}date=2026-01-01/broken.parquet"
+        bad = c.staging_object("2026-01-01", shard, "broken")
         s3.put_object(Bucket=platform_env.bucket, Key=bad, Body=b"not parquet")
         failed = (
             platform_defs()
             .resolve_job_def("daily_job")
-            .execute_in_process(instance=instance, partition_key="2026-01-01", raise_on_error=False)
+            .execute_in_process(
+                instance=instance,
+                partition_key=day_shard_key("2026-01-01", shard),
+                raise_on_error=False,
+            )
         )
         assert not failed.success
         s3.delete_object(Bucket=platform_env.bucket, Key=bad)
         time.sleep(1.1)
         s3.put_object(Bucket=platform_env.bucket, Key=day_key, Body=body)
-        assert run_days(instance, stats) == 1
-        assert stats.daily_runs == ["2026-01-01"] and stats.failed_runs == 0
+        assert run_days(instance, stats) == 1  # the shard; the county run waits for it
+        assert stats.daily_runs == [f"2026-01-01|{shard}"] and stats.failed_runs == 0
 
 
 def _record(**obj: object) -> dict[str, object]:

@@ -3,6 +3,7 @@ location, and the way back from a raw file's key to the run that processed it.""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from dagster import AssetKey, DagsterInstance, MetadataValue, RunsFilter, instance_for_test
@@ -14,6 +15,7 @@ from energy_platform.defs.metadata import COLUMN_SCHEMA, OBJECT_LINK, ROW_COUNT,
 from energy_platform.resources import datasets
 from energy_platform.settings import WEBSERVER_URL_ENV, Settings
 from energy_platform.tools.cli import main as cli
+from energy_platform.transforms.shards import site_shards
 from energy_platform_tests.harness import drain
 from energy_platform_tests.lake_view import LakeView
 from energy_platform_tests.test_reliability.support import day, jsonl, readings
@@ -35,7 +37,8 @@ def test_tables_carry_row_count_columns_and_location_and_a_file_leads_to_its_run
     lake = LakeView(platform_env)
     d1 = day(1)
     date = d1.strftime("%Y-%m-%d")
-    good = readings(d1, ["s1", "s2"], 3)
+    good = readings(d1, ["s1"], 6)  # one site: one shard run
+    (shard,) = site_shards(pd.Series(["s1"]), platform_env.site_shards)
     lake.put(RAW_KEY, jsonl([*good, {**good[0], "timestamp": "not a time"}]))
     with instance_for_test() as instance:
         assert drain(instance).failed_runs == 0
@@ -53,15 +56,16 @@ def test_tables_carry_row_count_columns_and_location_and_a_file_leads_to_its_run
         (
             datasets.READINGS,
             datasets.ANOMALIES,
-            datasets.COUNTY_5MIN,
             datasets.SITE_DAILY,
             datasets.DEVICE_DAILY,
+            datasets.COUNTY_5MIN_PARTIALS,
+            datasets.COUNTY_5MIN,
         ),
         strict=True,
     ):
-        stored = lake.keys(dataset.key(date))
-        rows = len(lake.frame(dataset.key(date))) if stored else 0
-        expected[key] = (dataset.schema, rows, dataset.key(date))
+        where = dataset.key(date, None if dataset is datasets.COUNTY_5MIN else shard)
+        rows = len(lake.frame(where)) if lake.keys(where) else 0
+        expected[key] = (dataset.schema, rows, where)
     assert expected[keys.CLEANED_READINGS][1] == len(good)
 
     endpoint, bucket = platform_env.endpoint_url, platform_env.bucket

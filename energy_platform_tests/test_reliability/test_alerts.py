@@ -1,5 +1,5 @@
 """Alerts on SNS `{prefix}alerts`, read back through an SQS queue subscribed to the topic:
-one anomaly summary per daily run, one message per failed check, one per failed run of any job
+one anomaly summary per day's county run (summing its shard runs' findings), one message per failed check, one per failed run of any job
 (each with a link to the run in the UI); a failed ingest run's files reach the dead-letter queue
 and `energy-platform replay` brings them back."""
 
@@ -9,6 +9,7 @@ import io
 from collections import Counter
 
 import boto3
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -24,10 +25,12 @@ from dagster import (
 from energy_platform import contract as c
 from energy_platform.contract import prefixed
 from energy_platform.defs.assets import keys
+from energy_platform.defs.partitions import day_shard_key
 from energy_platform.defs.sensors import run_failure_alert_sensor
-from energy_platform.settings import WEBSERVER_URL_ENV, Settings
+from energy_platform.settings import WEBSERVER_URL_ENV, Settings, get_settings
 from energy_platform.tools.cli import main as cli
 from energy_platform.tools.provision import provision
+from energy_platform.transforms.shards import site_shards
 from energy_platform_tests.harness import DrainStats, drain, ingest_tick, platform_defs, run_ingest
 from energy_platform_tests.lake_view import LakeView
 from energy_platform_tests.test_reliability.support import (
@@ -71,7 +74,7 @@ def test_one_anomaly_summary_per_daily_run_with_anomalies(platform_env: Settings
     with instance_for_test() as instance:
         stats = drain(instance)
     assert stats.failed_runs == 0 and stats.failed_checks == []
-    assert len(stats.daily_runs) == 2
+    assert stats.days_merged == sorted(d.strftime("%Y-%m-%d") for d in (d1, d2))
 
     alerts = inbox.new()
     assert _kinds(alerts) == ["batch_anomalies"], alerts  # one message, not one per reading
@@ -79,7 +82,7 @@ def test_one_anomaly_summary_per_daily_run_with_anomalies(platform_env: Settings
     date = d1.strftime("%Y-%m-%d")
     assert summary["_attribute"] == "batch_anomalies"
     assert summary["date"] == date
-    silver = lake.frame(c.partition_object(c.SILVER_ANOMALIES_PREFIX, date))
+    silver = lake.parquet(c.day_prefix(c.SILVER_ANOMALIES_PREFIX, date))  # every shard
     assert summary["anomalies"] == len(silver)
     assert summary["by_type"] == dict(Counter(silver[c.ANOMALY_TYPE]))
     for kind, at_least in (("negative_value", 2), ("out_of_range", 1), ("device_flagged", 2)):
@@ -93,9 +96,8 @@ def test_one_anomaly_summary_per_daily_run_with_anomalies(platform_env: Settings
     assert [w["anomalies"] for w in worst] == sorted((w["anomalies"] for w in worst), reverse=True)
 
 
-def _corrupt_partition(lake: LakeView, prefix: str, date: str) -> None:
-    """Rewrite a gold partition with one count off by one (what a bad writer would leave)."""
-    key = c.partition_object(prefix, date)
+def _corrupt_partition(lake: LakeView, key: str) -> None:
+    """Rewrite a gold object with one count off by one (what a bad writer would leave)."""
     table = pq.read_table(io.BytesIO(lake.get(key)))
     counts = table.column(c.READING_COUNT).to_pylist()
     counts[0] += 1
@@ -118,20 +120,30 @@ def test_each_failed_check_sends_one_check_failed_alert(platform_env: Settings) 
         assert stats.failed_checks == []
         assert inbox.new() == []
 
-        _corrupt_partition(lake, c.GOLD_SITE_DAILY_PREFIX, date)
-        _corrupt_partition(lake, c.GOLD_COUNTY_5MIN_PREFIX, date)
-        # Only the day's gold checks (the whole daily_job would first rebuild gold, healing it).
-        result = defs.resolve_job_def("daily_job").execute_in_process(
-            partition_key=date,
-            instance=instance,
-            op_selection=[
-                "site_daily_aggregates_site_daily_reconciles",
-                "county_5min_aggregates_county_5min_reconciles",
-            ],
-            raise_on_error=False,
-        )
+        (shard,) = site_shards(pd.Series(["s1"]), get_settings().site_shards)
+        _corrupt_partition(lake, c.partition_object(c.GOLD_SITE_DAILY_PREFIX, date, shard))
+        _corrupt_partition(lake, c.partition_object(c.GOLD_COUNTY_5MIN_PREFIX, date))
+        # Only the gold checks (the whole runs would first rebuild gold, healing it): the site
+        # days' in s1's shard run, the county windows' in the day's analytics run.
         check_stats = DrainStats()
-        check_stats.record(result)
+        runs = {}
+        for job, partition, asset, check in (
+            (
+                "daily_job",
+                day_shard_key(date, shard),
+                "site_daily_aggregates",
+                "site_daily_reconciles",
+            ),
+            ("analytics_job", date, "county_5min_aggregates", "county_5min_reconciles"),
+        ):
+            result = defs.resolve_job_def(job).execute_in_process(
+                partition_key=partition,
+                instance=instance,
+                op_selection=[f"{asset}_{check}"],
+                raise_on_error=False,
+            )
+            check_stats.record(result)
+            runs[check] = (str(partition), result.run_id)
     assert sorted(name for _, name, _ in check_stats.failed_checks) == [
         "county_5min_reconciles",
         "site_daily_reconciles",
@@ -145,9 +157,10 @@ def test_each_failed_check_sends_one_check_failed_alert(platform_env: Settings) 
         ("site_daily_reconciles", "site_daily_aggregates"),
     ):
         a = by_check[check]
+        partition, run_id = runs[check]
         assert a["_attribute"] == "check_failed"
-        assert (a["asset"], a["partition"], a["run_id"]) == (asset, date, result.run_id)
-        assert a["run_url"] == _run_url(result.run_id)
+        assert (a["asset"], a["partition"], a["run_id"]) == (asset, partition, run_id)
+        assert a["run_url"] == _run_url(run_id)
         assert "differ" in a["description"]
 
 

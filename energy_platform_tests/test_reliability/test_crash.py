@@ -12,14 +12,17 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from dagster import instance_for_test
 
 from energy_platform import contract as c
+from energy_platform.defs.partitions import day_shard_key
 from energy_platform.settings import Settings
 from energy_platform.tools.cli import main as cli
 from energy_platform.tools.provision import provision
+from energy_platform.transforms.shards import site_shards
 from energy_platform_tests.harness import (
     DrainStats,
     drain,
@@ -114,6 +117,8 @@ def test_daily_run_killed_mid_write_twice_then_rerun_equals_clean_run(
     lake = LakeView(platform_env)
     (first_key, first), (second_key, second) = _files()
     date = day(1).strftime("%Y-%m-%d")
+    (shard,) = site_shards(pd.Series(["s5"]), platform_env.site_shards)  # the new site's
+    partition = str(day_shard_key(date, shard))
     with instance_for_test() as instance:
         lake.put(first_key, first)
         assert drain(instance).failed_runs == 0
@@ -124,28 +129,30 @@ def test_daily_run_killed_mid_write_twice_then_rerun_equals_clean_run(
     readings_before = len(lake.items("readings"))
 
     def silver_sites() -> set[str]:
-        return set(lake.frame(c.partition_object(c.SILVER_READINGS_PREFIX, date))[c.SITE_ID])
+        key = c.partition_object(c.SILVER_READINGS_PREFIX, date, shard)
+        return set(lake.frame(key)[c.SITE_ID]) if lake.keys(key) else set()
 
     # Killed after the readings' DynamoDB writes, before their S3 partition (the commit).
     _kill(
         _run_until_hang(
             tmp_path,
-            ["daily_job", "--partition", date, "--hang-before-put", c.SILVER_READINGS_PREFIX],
+            ["daily_job", "--partition", partition, "--hang-before-put", c.SILVER_READINGS_PREFIX],
         )
     )
     assert len(lake.items("readings")) > readings_before  # DynamoDB has the new site ...
     assert "s5" not in silver_sites()  # ... S3 not yet
-    assert lake.keys(f"{c.STAGING_READINGS_PREFIX}date={date}/")  # and the batch still waits
+    assert lake.keys(c.staging_prefix(date, shard))  # and the batch still waits
 
     # Run again, killed this time after silver was committed (staging merged), before gold.
     _kill(
         _run_until_hang(
             tmp_path,
-            ["daily_job", "--partition", date, "--hang-before-put", c.GOLD_SITE_DAILY_PREFIX],
+            ["daily_job", "--partition", partition, "--hang-before-put", c.GOLD_SITE_DAILY_PREFIX],
         )
     )
     assert "s5" in silver_sites()
-    gold = lake.frame(c.partition_object(c.GOLD_SITE_DAILY_PREFIX, date))
+    gold_key = c.partition_object(c.GOLD_SITE_DAILY_PREFIX, date, shard)
+    gold = lake.frame(gold_key) if lake.keys(gold_key) else pd.DataFrame({c.SITE_ID: []})
     assert "s5" not in set(gold[c.SITE_ID])
 
     # Run the day again, as Dagster's run retry (deploy/dagster.yaml) or an operator would.
@@ -153,7 +160,7 @@ def test_daily_run_killed_mid_write_twice_then_rerun_equals_clean_run(
         rerun = (
             platform_defs()
             .resolve_job_def("daily_job")
-            .execute_in_process(partition_key=date, instance=instance, raise_on_error=False)
+            .execute_in_process(partition_key=partition, instance=instance, raise_on_error=False)
         )
         assert rerun.success
         assert [e for e in rerun.get_asset_check_evaluations() if not e.passed] == []

@@ -2,12 +2,14 @@
 shard's cleaned readings; the day's county 5-minute windows as the sum of its shards'."""
 
 from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 from dagster import (
     AssetDep,
     AssetExecutionContext,
     AssetKey,
+    AssetRecordsFilter,
     AssetsDefinition,
     MaterializeResult,
     MetadataValue,
@@ -15,6 +17,7 @@ from dagster import (
     asset,
 )
 
+from energy_platform.defs.alerts import NEW_ANOMALIES, anomaly_summary
 from energy_platform.defs.assets import keys
 from energy_platform.defs.assets.policies import AWS_RETRY, DATA_FRESHNESS
 from energy_platform.defs.metadata import column_schema, s3_location, table_metadata
@@ -22,10 +25,13 @@ from energy_platform.defs.partitions import (
     DATE,
     daily_partitions,
     day_and_shard,
+    day_shard_key,
     day_shard_partitions,
+    shard_partitions,
 )
-from energy_platform.resources import DynamoTables, LakeStorage, datasets
+from energy_platform.resources import AlertNotifier, DynamoTables, LakeStorage, datasets
 from energy_platform.resources.daystore import DayDataset, SyncStats, sync_day
+from energy_platform.resources.notify import BATCH_ANOMALIES
 from energy_platform.transforms.aggregate import combine_county_5min, county_5min, site_daily
 from energy_platform.transforms.device_stats import device_daily
 from energy_platform.transforms.frames import to_frame
@@ -122,10 +128,14 @@ county_5min_partials = _shard_gold_asset(
     metadata=column_schema(datasets.COUNTY_5MIN.schema),
 )
 def county_5min_aggregates(
-    context: AssetExecutionContext, lake: LakeStorage, tables: DynamoTables
+    context: AssetExecutionContext, lake: LakeStorage, tables: DynamoTables, alerts: AlertNotifier
 ) -> MaterializeResult:
-    """The day's county windows: its shards' partial sums added up."""
+    """The day's county windows: its shards' partial sums added up. Also sends the day's one
+    anomaly alert for the readings its shard runs merged since the previous county run."""
     date = context.partition_key
+    summary = anomaly_summary(date, _new_anomalies_since_last_county_run(context, date))
+    if summary is not None:
+        alerts.publish(BATCH_ANOMALIES, summary.pop("subject"), summary)
     partials = datasets.COUNTY_5MIN_PARTIALS.read_day(lake, date)
     new = combine_county_5min(partials)
     stats = sync_day(
@@ -135,5 +145,38 @@ def county_5min_aggregates(
         metadata={
             **_metadata(datasets.COUNTY_5MIN, datasets.COUNTY_5MIN.key(date), stats, new, lake),
             "partial_rows": len(partials),
+            "new_anomalies_alerted": 0 if summary is None else summary["anomalies"],
         }
     )
+
+
+def _new_anomalies_since_last_county_run(
+    context: AssetExecutionContext, date: str
+) -> list[dict[str, Any]]:
+    """What the day's shard runs found in new readings since the day's last county run (from
+    their reading_anomalies materializations)."""
+    instance = context.instance
+    last = instance.fetch_materializations(
+        AssetRecordsFilter(keys.COUNTY_5MIN_AGGREGATES, asset_partitions=[date]), limit=1
+    ).records
+    shards = [str(day_shard_key(date, s)) for s in shard_partitions.get_partition_keys()]
+    found: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = instance.fetch_materializations(
+            AssetRecordsFilter(
+                keys.READING_ANOMALIES,
+                asset_partitions=shards,
+                after_storage_id=last[0].storage_id if last else None,
+            ),
+            limit=1000,
+            cursor=cursor,
+            ascending=True,
+        )
+        for record in page.records:
+            meta = record.asset_materialization.metadata if record.asset_materialization else {}
+            if NEW_ANOMALIES in meta:
+                found.append(meta[NEW_ANOMALIES].value)
+        if not page.has_more:
+            return found
+        cursor = page.cursor

@@ -6,14 +6,13 @@ from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, Metadat
 
 from energy_platform import contract as c
 from energy_platform import schemas
-from energy_platform.defs.alerts import batch_anomaly_summary
+from energy_platform.defs.alerts import NEW_ANOMALIES, new_anomaly_counts
 from energy_platform.defs.assets import keys
 from energy_platform.defs.assets.policies import AWS_RETRY, DATA_FRESHNESS
 from energy_platform.defs.metadata import column_schema, s3_location, table_metadata
 from energy_platform.defs.partitions import day_and_shard, day_shard_partitions
-from energy_platform.resources import AlertNotifier, DynamoTables, LakeStorage, datasets
+from energy_platform.resources import DynamoTables, LakeStorage, datasets
 from energy_platform.resources.daystore import check_shard_layout, sync_day
-from energy_platform.resources.notify import BATCH_ANOMALIES
 from energy_platform.settings import get_settings
 from energy_platform.transforms.anomalies import detect_anomalies
 from energy_platform.transforms.dedupe import latest_readings
@@ -56,9 +55,7 @@ def _staged(lake: LakeStorage, date: str, shard: str) -> tuple[list[str], pd.Dat
     partitions_def=day_shard_partitions,
     retry_policy=AWS_RETRY,
 )
-def daily_readings(
-    context: AssetExecutionContext, lake: LakeStorage, tables: DynamoTables, alerts: AlertNotifier
-):
+def daily_readings(context: AssetExecutionContext, lake: LakeStorage, tables: DynamoTables):
     """Merge the shard's staged batches into its cleaned readings, re-derive its anomalies."""
     date, shard = day_and_shard(context.partition_key)
     check_shard_layout(lake, get_settings().site_shards)
@@ -90,10 +87,11 @@ def daily_readings(
     lake.delete_keys(staged_keys)
 
     incoming_rows = 0 if incoming is None else len(incoming)
-    if incoming is not None and not anomalies.empty:
-        summary = batch_anomaly_summary(date, anomalies, incoming, staged_keys)
-        if summary is not None:
-            alerts.publish(BATCH_ANOMALIES, summary.pop("subject"), summary)
+    found = (
+        None
+        if incoming is None or anomalies.empty
+        else new_anomaly_counts(anomalies, incoming, staged_keys)
+    )
 
     by_type = (
         anomalies[c.ANOMALY_TYPE].value_counts().sort_index().to_dict()
@@ -123,5 +121,7 @@ def daily_readings(
             "by_type": MetadataValue.json(by_type),
             "dynamodb_items_written": a_stats.items_put,
             "dynamodb_items_deleted": a_stats.items_deleted,
+            # The day's county run sums these over the shards into one alert.
+            **({} if found is None else {NEW_ANOMALIES: MetadataValue.json(found)}),
         },
     )
