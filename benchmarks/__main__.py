@@ -96,6 +96,12 @@ def _analytics(quick: bool, repeat: int) -> list[Figure]:
     return analytics.run(sites=500, days=30, per_kind=25)
 
 
+def _scale(quick: bool, repeat: int) -> list[Figure]:
+    from benchmarks import scale
+
+    return scale.run(fleets=(100, 1_000), shards=8) if quick else scale.run()
+
+
 BENCHMARKS: dict[str, Callable[[bool, int], list[Figure]]] = {
     "core": _core,
     "memory": _memory,
@@ -105,6 +111,7 @@ BENCHMARKS: dict[str, Callable[[bool, int], list[Figure]]] = {
     "report": _report,
     "api": _api,
     "analytics": _analytics,
+    "scale": _scale,
 }
 
 

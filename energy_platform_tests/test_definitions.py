@@ -64,6 +64,7 @@ def test_assets_in_named_groups_as_one_graph() -> None:
         "quarantined_records": "ingestion",
         "cleaned_readings": "silver",
         "reading_anomalies": "silver",
+        "county_5min_partials": "gold",
         "county_5min_aggregates": "gold",
         "site_daily_aggregates": "gold",
         "device_daily_stats": "gold",
@@ -73,7 +74,9 @@ def test_assets_in_named_groups_as_one_graph() -> None:
     }
     # One connected graph from ingestion to the report.
     assert AssetKey("staged_readings") in graph.get(AssetKey("cleaned_readings")).parent_keys
-    assert AssetKey("cleaned_readings") in graph.get(AssetKey("county_5min_aggregates")).parent_keys
+    assert AssetKey("cleaned_readings") in graph.get(AssetKey("county_5min_partials")).parent_keys
+    partials = graph.get(AssetKey("county_5min_aggregates")).parent_keys
+    assert AssetKey("county_5min_partials") in partials
     for key in graph.get_all_asset_keys():
         assert graph.get(key).description, f"{key.to_user_string()} has no description for the UI"
 

@@ -174,6 +174,15 @@ def test_dev_runs_the_platform_end_to_end(project_copy: Path) -> None:
 
             _wait(quarantined, 120, "the broken file in quarantine/", proc)
             _wait(next_batch_served, 120, "the next batch's readings in the readings table", proc)
+
+            def settled() -> bool:
+                """Nothing staged and the tables unchanged for a few seconds (runs done)."""
+                staged = s3.list_objects_v2(Bucket="energy-platform", Prefix="staging/")
+                before = _counts(endpoint)
+                time.sleep(3)
+                return "Contents" not in staged and _counts(endpoint) == before
+
+            _wait(settled, 120, "the runs to finish", proc)
             counts = _counts(endpoint)
         finally:
             _stop(proc)

@@ -265,13 +265,19 @@ def _shards_whose_last_run_failed(context: SensorEvaluationContext) -> set[str]:
     return {p for p, status in latest.items() if status in stopped}
 
 
+def _written(lake: LakeStorage, key: str) -> datetime | None:
+    """When the object was last written (None: it does not exist). A listing, not a HEAD: the
+    sensor's role may list silver/ and gold/, not read them."""
+    return next((o.last_modified for o in lake.list_objects(key) if o.key == key), None)
+
+
 def _gold_behind_silver(lake: LakeStorage, day: str, shard: str) -> bool:
     """The shard's gold is missing or older than its silver (a run failed between the two)."""
-    silver = lake.head(datasets.READINGS.key(day, shard))
+    silver = _written(lake, datasets.READINGS.key(day, shard))
     if silver is None:
         return False
-    gold = [lake.head(d.key(day, shard)) for d in SHARD_GOLD_DATASETS]
-    return any(g is None or g.last_modified < silver.last_modified for g in gold)
+    gold = [_written(lake, d.key(day, shard)) for d in SHARD_GOLD_DATASETS]
+    return any(g is None or g < silver for g in gold)
 
 
 @sensor(

@@ -283,16 +283,24 @@ def meter_kwh(
 
 
 def fleet_readings(
-    sites: int, first: datetime, days: int, seed: int, faults: tuple[Fault, ...] = ()
+    sites: int,
+    first: datetime,
+    days: int,
+    seed: int,
+    faults: tuple[Fault, ...] = (),
+    site_range: range | None = None,
 ) -> pd.DataFrame:
     """Every site's reading at every 5-minute slot of `days` days from `first` (UTC midnight),
     as silver holds them after a clean delivery: no injected anomaly, no invalid record.
-    Sorted by (site_id, ts), columns as `schemas.READINGS` minus the lineage columns."""
+    Sorted by (site_id, ts), columns as `schemas.READINGS` minus the lineage columns.
+    `site_range`: only these sites of the fleet (0-based positions), the same readings as in
+    the whole fleet's frame (a large fleet is built a slice at a time)."""
     fleet = site_table(sites)
     slots = days * 86_400 // READING_INTERVAL_S
-    site = np.repeat(np.arange(sites, dtype=np.int64), slots)
+    chosen = np.arange(sites, dtype=np.int64) if site_range is None else np.asarray(site_range)
+    site = np.repeat(chosen, slots)
     epoch_s = int(_as_utc(first).timestamp()) + np.tile(
-        np.arange(slots, dtype=np.int64) * READING_INTERVAL_S, sites
+        np.arange(slots, dtype=np.int64) * READING_INTERVAL_S, len(chosen)
     )
     s = fleet.iloc[site].reset_index(drop=True)
     generated, consumed = meter_kwh(_seed_int(seed), s, site, epoch_s, faults)

@@ -236,13 +236,19 @@ def test_every_grant_of_the_role_is_used(
     recorder, outputs = recorded
     calls = recorder.of(role)
     unused = sorted(g for g in _grants(role, outputs) if not any(_allows(g, c) for c in calls))
-    assert [g for g in unused if (role, g[1], g[2].rsplit("_", 1)[-1]) not in NOT_IN_ONE_DAY] == []
+    assert [
+        g for g in unused if (role, g[1], g[3] or g[2].rsplit("_", 1)[-1]) not in NOT_IN_ONE_DAY
+    ] == []
 
 
 NOT_IN_ONE_DAY = {
     # An underperformance event needs days of a site's history before it is judged: the one day
     # recorded here writes none (test_pipeline/test_analytics.py writes them, over six days).
     ("pipeline", "dynamodb:BatchWriteItem", "underperformance"),
+    # staged_partitions_sensor looks at a shard's silver and gold objects only after the
+    # shard's run failed (test_pipeline/test_sensor.py's stale-gold test makes it do so).
+    ("services", "s3:ListBucket", "silver/*"),
+    ("services", "s3:ListBucket", "gold/*"),
 }
 """Grants the recorded day cannot use, each with where its call is made."""
 

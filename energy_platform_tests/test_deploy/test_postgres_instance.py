@@ -127,6 +127,9 @@ def test_production_instance_keeps_runs_events_and_schedules_in_postgres(
     assert production_instance.run_monitoring_enabled
 
 
+DAY_JOBS = ("daily_job", "county_job", "analytics_job")
+
+
 def test_production_instance_runs_one_day_partition_at_a_time(
     production_instance: DagsterInstance,
 ) -> None:
@@ -155,10 +158,12 @@ def test_pipeline_run_history_on_the_emulator_is_in_postgres(
 
     # --- through the instance
     ingest = production_instance.get_runs(RunsFilter(job_name="ingest_job"))
-    daily = production_instance.get_runs(RunsFilter(job_name="daily_job"))
+    daily = [r for job in DAY_JOBS for r in production_instance.get_runs(RunsFilter(job_name=job))]
     assert len(ingest) == len(stats.ingest_runs)
     assert {r.status for r in ingest + daily} == {DagsterRunStatus.SUCCESS}
-    assert sorted(r.tags["dagster/partition"] for r in daily) == [LATE_DAY, DAY]
+    partitions = sorted(stats.daily_runs)  # day|shard of daily_job, the day of the others
+    assert sorted(r.tags["dagster/partition"] for r in daily) == partitions
+    assert sorted(stats.partitions_of("county_job")) == [LATE_DAY, DAY]
     ingest_ids = {r.run_id for r in ingest}
     daily_ids = {r.run_id for r in daily}
     for run_id in ingest_ids | daily_ids:
@@ -176,12 +181,17 @@ def test_pipeline_run_history_on_the_emulator_is_in_postgres(
     assert touched == {LATE_DAY, DAY}
     assert sum(r.asset_materialization.metadata["records_cleaned"].value for r in staged) == valid
     assert sum(r.asset_materialization.metadata["records_quarantined"].value for r in staged) == 1
-    for key in ("cleaned_readings", "county_5min_aggregates", "site_daily_aggregates"):
-        records = production_instance.fetch_materializations(AssetKey(key), limit=10).records
-        assert sorted(r.partition_key for r in records) == [LATE_DAY, DAY], key
-        assert {r.run_id for r in records} == daily_ids, key
+    shards = sorted(stats.partitions_of("daily_job"))
+    for key, expected in (
+        ("cleaned_readings", shards),
+        ("site_daily_aggregates", shards),
+        ("county_5min_aggregates", [LATE_DAY, DAY]),
+    ):
+        records = production_instance.fetch_materializations(AssetKey(key), limit=100).records
+        assert sorted(r.partition_key for r in records) == expected, key
+        assert {r.run_id for r in records} <= daily_ids, key
         status = production_instance.get_materialized_partitions(AssetKey(key))
-        assert status == {LATE_DAY, DAY}, key
+        assert sorted(status) == expected, key
     evaluations = [
         e
         for run_id in ingest_ids | daily_ids
@@ -201,7 +211,9 @@ def test_pipeline_run_history_on_the_emulator_is_in_postgres(
             (all_ids,),
         )
         assert cur.fetchall() == [
-            ("daily_job", "SUCCESS", 2),
+            ("analytics_job", "SUCCESS", 2),
+            ("county_job", "SUCCESS", 2),
+            ("daily_job", "SUCCESS", len(shards)),
             ("ingest_job", "SUCCESS", len(ingest_ids)),
         ]
         cur.execute(
@@ -209,7 +221,7 @@ def test_pipeline_run_history_on_the_emulator_is_in_postgres(
             "ORDER BY value",
             (all_ids,),
         )
-        assert cur.fetchall() == [(LATE_DAY,), (DAY,)]
+        assert sorted(cur.fetchall()) == [(p,) for p in partitions]
         cur.execute(
             "SELECT asset_key, partition, count(*) FROM event_logs "
             "WHERE dagster_event_type = %s AND run_id = ANY(%s) GROUP BY 1, 2",
@@ -217,8 +229,10 @@ def test_pipeline_run_history_on_the_emulator_is_in_postgres(
         )
         materialized = {(json.loads(k)[0], p): n for k, p, n in cur.fetchall()}
         assert materialized[("staged_readings", None)] == len(ingest_ids)
-        for key in ("cleaned_readings", "county_5min_aggregates", "site_daily_aggregates"):
-            assert materialized[(key, DAY)] == materialized[(key, LATE_DAY)] == 1
+        for key in ("cleaned_readings", "site_daily_aggregates"):
+            assert [materialized[(key, p)] for p in shards] == [1] * len(shards), key
+        assert materialized[("county_5min_aggregates", DAY)] == 1
+        assert materialized[("county_5min_aggregates", LATE_DAY)] == 1
         # Every planned check resolved: the day checks are partitioned like their assets.
         cur.execute(
             "SELECT check_name, execution_status, count(*) FROM asset_check_executions "
@@ -229,8 +243,9 @@ def test_pipeline_run_history_on_the_emulator_is_in_postgres(
         assert {status for _, status in checks} == {"SUCCEEDED"}
         assert sum(checks.values()) == len(stats.check_results)
         assert checks[("accounting_per_file", "SUCCEEDED")] == len(ingest_ids)
-        for name in ("county_5min_reconciles", "site_daily_reconciles", "values_in_range"):
-            assert checks[(name, "SUCCEEDED")] == 2, name
+        assert checks[("county_5min_reconciles", "SUCCEEDED")] == 2  # a day each
+        for name in ("site_daily_reconciles", "values_in_range"):  # a shard of a day each
+            assert checks[(name, "SUCCEEDED")] == len(shards), name
 
 
 def test_asset_materializations_are_in_postgres(

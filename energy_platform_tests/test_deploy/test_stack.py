@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 from urllib.parse import unquote_plus
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from botocore.exceptions import ClientError
@@ -19,11 +20,13 @@ from energy_platform.contract import (
     ANOMALIES_BY_DATE_INDEX,
     RAW_EVENTS_QUEUE,
     TABLE_KEYS,
+    partition_object,
     prefixed,
 )
 from energy_platform.resources.clients import aws_client
-from energy_platform.settings import Settings
+from energy_platform.settings import Settings, get_settings
 from energy_platform.tools.provision import provision
+from energy_platform.transforms.shards import site_shards
 from energy_platform_tests.harness import drain
 from energy_platform_tests.test_deploy.stack import apply_bucket_policy, deploy_stack
 from energy_platform_tests.test_deploy.template import (
@@ -256,6 +259,7 @@ def _inventory_without_bucket_config(prefix: str) -> dict[str, Any]:
 
 E2E_DAY, E2E_LATE_DAY = "2024-06-01", "2024-05-31"
 E2E_SITES = {"site-a": "Doña Ana", "site-b": "Prince George's", "site-c": "King"}
+E2E_SHARDS = sorted(set(site_shards(pd.Series(list(E2E_SITES)), get_settings().site_shards)))
 
 
 def _e2e_readings(day: str, hour: int, per_site: int) -> list[dict[str, Any]]:
@@ -355,10 +359,16 @@ def test_pipeline_runs_end_to_end_on_the_stacks_resources(
         ("silver/readings/", both_days),
         ("gold/county_5min/", both_days),
         ("gold/site_daily/", both_days),
-        ("silver/anomalies/", (E2E_DAY,)),
-        # the late day has no anomalies: no partition for it
     ):
-        assert _keys(s3, bucket, dataset) == [f"{dataset}date={d}/part-0.parquet" for d in days]
+        # one object a day per site shard with readings (county windows: one a day)
+        shards = [None] if dataset == "gold/county_5min/" else E2E_SHARDS
+        assert _keys(s3, bucket, dataset) == sorted(
+            partition_object(dataset, d, s) for d in days for s in shards
+        )
+    # the late day has no anomalies: no object for it
+    anomalies = _keys(s3, bucket, "silver/anomalies/")
+    assert anomalies
+    assert set(anomalies) <= {partition_object("silver/anomalies/", E2E_DAY, s) for s in E2E_SHARDS}
     silver_rows = sum(
         pq.read_table(io.BytesIO(s3.get_object(Bucket=bucket, Key=k)["Body"].read())).num_rows
         for k in _keys(s3, bucket, "silver/readings/")

@@ -65,9 +65,10 @@ def test_reconciliation_fails_when_gold_drifts_from_silver(platform_env: Setting
         pq.write_table(table.from_pandas(df, schema=table.schema, preserve_index=False), buf)
         s3.put_object(Bucket=platform_env.bucket, Key=key, Body=buf.getvalue())
 
+        # The check alone, in the job that runs it (the day's analytics run).
         result = (
             platform_defs()
-            .resolve_implicit_global_asset_job_def()
+            .resolve_job_def("analytics_job")
             .get_subset(asset_check_selection={county_5min_reconciles.check_key})
             .execute_in_process(instance=instance, partition_key="2026-01-02", raise_on_error=False)
         )

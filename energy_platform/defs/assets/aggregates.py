@@ -1,6 +1,7 @@
 """Gold: site days, device days and county partial sums per site shard of a UTC day, from that
 shard's cleaned readings; the day's county 5-minute windows as the sum of its shards'."""
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -36,7 +37,11 @@ from energy_platform.transforms.aggregate import combine_county_5min, county_5mi
 from energy_platform.transforms.device_stats import device_daily
 from energy_platform.transforms.frames import to_frame
 
-ALL_SHARDS_OF_THE_DAY = MultiToSingleDimensionPartitionMapping(partition_dimension_name=DATE)
+# Dagster 1.13 marks MultiToSingleDimensionPartitionMapping beta (it warns once built), the one
+# mapping from date x shard partitions to a day; that one message, and only it, is silenced.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="Class `MultiToSingleDimensionPartitionMapping`")
+    ALL_SHARDS_OF_THE_DAY = MultiToSingleDimensionPartitionMapping(partition_dimension_name=DATE)
 """A day partition depends on every site shard of that day."""
 
 
