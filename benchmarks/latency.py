@@ -99,6 +99,12 @@ class Platform:
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
+                    # SIGINT as a terminal gives it: a benchmark started in the background by a
+                    # shell without job control (`cmd &`, nohup) inherits SIGINT ignored, and so
+                    # would `energy-platform dev`, dg and Dagster's processes: the stop below
+                    # would then do nothing, and dg, its daemon, webserver and code server and
+                    # the emulator would outlive the run, taking CPU from every later one.
+                    preexec_fn=_default_sigint,
                 )
             )
 
@@ -120,8 +126,16 @@ class Platform:
                 try:
                     p.wait(timeout=90)
                 except subprocess.TimeoutExpired:
+                    progress(
+                        f"latency: `energy-platform {p.args[3]}` did not stop in 90 s: killed; "
+                        "its Dagster processes and emulator may outlive it (own sessions)"
+                    )
                     os.killpg(p.pid, signal.SIGKILL)
                     p.wait()
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _http_ok(url: str) -> bool:
