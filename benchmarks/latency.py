@@ -16,6 +16,12 @@ every 0.25 s). Afterwards the Dagster instance's run records give where the time
 one-by-one files went: the sensor noticing the file, the run queue, starting the run's process,
 and the run's work up to the readings being readable. Stops everything with SIGINT to the
 process group, as Ctrl-C does.
+
+For a quick check, the environment overrides the sizes: `ENERGY_BENCH_LATENCY_FILES` (files
+landed one by one) and `ENERGY_BENCH_LATENCY_LOAD_SECONDS` (length of the steady load), e.g.
+`ENERGY_BENCH_LATENCY_FILES=3 ENERGY_BENCH_LATENCY_LOAD_SECONDS=30 python -m benchmarks --only
+latency --quick` (`--quick` keeps benchmarks/results/latest.json as it is). The figures' names
+carry the sizes, so a shortened run is never mistaken for a full one.
 """
 
 from __future__ import annotations
@@ -37,9 +43,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from botocore.exceptions import BotoCoreError, ClientError
 
-from benchmarks.common import Figure, progress, target_figure
+from benchmarks.common import Figure, load_average, progress, target_figure
 
 BUCKET = "energy-platform"
 TABLE = "energy_readings"
@@ -58,6 +63,11 @@ class Landed:
     """time.time() at the end of the upload."""
     in_dynamodb: float | None = None
     in_api: float | None = None
+    missing: list[dict[str, Any]] = field(default_factory=list)
+    """The keys not yet seen in DynamoDB (the steady load's poller)."""
+
+    def __post_init__(self) -> None:
+        self.missing = list(self.keys)
 
 
 @dataclass
@@ -89,6 +99,12 @@ class Platform:
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
+                    # SIGINT as a terminal gives it: a benchmark started in the background by a
+                    # shell without job control (`cmd &`, nohup) inherits SIGINT ignored, and so
+                    # would `energy-platform dev`, dg and Dagster's processes: the stop below
+                    # would then do nothing, and dg, its daemon, webserver and code server and
+                    # the emulator would outlive the run, taking CPU from every later one.
+                    preexec_fn=_default_sigint,
                 )
             )
 
@@ -110,8 +126,16 @@ class Platform:
                 try:
                     p.wait(timeout=90)
                 except subprocess.TimeoutExpired:
+                    progress(
+                        f"latency: `energy-platform {p.args[3]}` did not stop in 90 s: killed; "
+                        "its Dagster processes and emulator may outlive it (own sessions)"
+                    )
                     os.killpg(p.pid, signal.SIGKILL)
                     p.wait()
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _http_ok(url: str) -> bool:
@@ -199,26 +223,95 @@ def _one_by_one(
     return landed
 
 
+def _found(ddb: Any, keys: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """The (site_id, ts) of `keys` (at most 100) that DynamoDB has; a key left unprocessed
+    counts as not found (asked again next time)."""
+    resp = ddb.batch_get_item(
+        RequestItems={
+            TABLE: {
+                "Keys": keys,
+                "ProjectionExpression": "#s, #t",
+                "ExpressionAttributeNames": {"#s": "site_id", "#t": "ts"},
+            }
+        }
+    )
+    return {(i["site_id"]["S"], i["ts"]["S"]) for i in resp["Responses"].get(TABLE, [])}
+
+
+def _ident(k: dict[str, Any]) -> tuple[str, str]:
+    return k["site_id"]["S"], k["ts"]["S"]
+
+
+def _poll_once(ddb: Any, pending: list[Landed]) -> None:
+    """Mark the pending files whose readings are all in DynamoDB, in few calls whatever their
+    number: one BatchGetItem asks for one reading still missing of each of up to 100 files
+    (a file none of whose asked reading is there is not complete: skipped), then each file that
+    passed is asked for the readings it still misses (100 per call). A reading seen is not
+    asked for again."""
+    for f in pending:
+        if not f.missing:  # no clean reading to wait for
+            f.in_dynamodb = time.time()
+    pending = [f for f in pending if f.missing]
+    for j in range(0, len(pending), 100):
+        group = pending[j : j + 100]
+        now = time.time()
+        probed = _found(ddb, [f.missing[0] for f in group])
+        for f in group:
+            if _ident(f.missing[0]) not in probed:
+                continue
+            still: list[dict[str, Any]] = []
+            for m in range(0, len(f.missing), 100):
+                chunk = f.missing[m : m + 100]
+                found = _found(ddb, chunk)
+                still += [k for k in chunk if _ident(k) not in found]
+            f.missing = still
+            if not still:
+                f.in_dynamodb = now
+
+
 def _steady_load(
     platform: Platform, s3: Any, ddb: Any, seconds: int, sites: int, base: datetime, first: int
 ) -> list[Landed]:
-    """One file a second for `seconds`; each timed to its readings in DynamoDB."""
+    """One file a second for `seconds`; each timed to its readings in DynamoDB.
+
+    A poller thread asks DynamoDB every POLL_S about every pending file (`_poll_once`: a few
+    calls per poll however many files wait); any error is reported and the poll goes on.
+    Progress says every 10 s how many files are pending, so a stall is visible.
+    """
     landed: list[Landed] = []
     lock = threading.Lock()
     done = threading.Event()
+    errors = [0]
+    slowest = [0.0]
+    """The longest poll of all pending files so far (s): a file is timed to within it."""
 
     def poll() -> None:
         while not done.is_set():
             with lock:
                 pending = [f for f in landed if f.in_dynamodb is None]
-            for f in pending:
-                now = time.time()
-                try:
-                    if _in_dynamodb(ddb, f):
-                        f.in_dynamodb = now
-                except (BotoCoreError, ClientError) as err:  # the emulator busy: ask again
-                    progress(f"latency: polling {f.key} failed ({err}); polling again")
+            began = time.monotonic()
+            try:
+                _poll_once(ddb, pending)
+            except Exception as err:  # the emulator busy, or anything else: ask again
+                errors[0] += 1
+                progress(f"latency: polling failed ({err!r}); polling again")
+            slowest[0] = max(slowest[0], time.monotonic() - began)
             time.sleep(POLL_S)
+
+    def report(what: str) -> None:
+        with lock:
+            pending = [f for f in landed if f.in_dynamodb is None]
+            total = len(landed)
+        oldest = (
+            f", oldest {time.time() - pending[0].landed:.0f} s ago "
+            f"({len(pending[0].missing)}/{len(pending[0].keys)} readings missing)"
+            if pending
+            else ""
+        )
+        progress(
+            f"latency: steady load, {what}: {total} files landed, {len(pending)} pending"
+            f"{oldest}; slowest poll {slowest[0]:.2f} s; load average {load_average()}"
+        )
 
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
@@ -231,14 +324,33 @@ def _steady_load(
             f.landed = time.time()
             with lock:
                 landed.append(f)
-            if (n + 1) % 30 == 0:
-                progress(f"latency: steady load, {n + 1}/{seconds} files landed")
-        platform.wait(
-            lambda: all(f.in_dynamodb is not None for f in landed), 300, "the load's readings"
-        )
+            if (n + 1) % 10 == 0:
+                report(f"{n + 1}/{seconds} landed")
+        last = [time.monotonic()]
+
+        def all_in() -> bool:
+            if not poller.is_alive():
+                raise RuntimeError("the poller thread stopped")
+            if time.monotonic() - last[0] >= 10:
+                last[0] = time.monotonic()
+                report("waiting")
+            return all(f.in_dynamodb is not None for f in landed)
+
+        try:
+            platform.wait(all_in, 300, "the load's readings")
+            report("all readable")
+        except TimeoutError:
+            for f in [f for f in landed if f.in_dynamodb is None][:10]:
+                progress(
+                    f"latency: still pending {f.key}: {len(f.missing)}/{len(f.keys)} readings "
+                    f"missing, e.g. {f.missing[:2]}"
+                )
+            raise
     finally:
         done.set()
         poller.join()
+    if errors[0]:
+        progress(f"latency: {errors[0]} polls failed and were asked again")
     return landed
 
 
@@ -249,6 +361,7 @@ class RunTimes:
     starting: float | None
     started: float | None
     first_key: str
+    failed: bool = False
 
 
 def _run_times(dagster_home: Path) -> list[RunTimes]:
@@ -256,7 +369,7 @@ def _run_times(dagster_home: Path) -> list[RunTimes]:
     env = os.environ.get("DAGSTER_HOME")
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     try:
-        from dagster import DagsterEventType, DagsterInstance
+        from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 
         instance = DagsterInstance.get()
         out = []
@@ -272,6 +385,7 @@ def _run_times(dagster_home: Path) -> list[RunTimes]:
                     starting[0].timestamp if starting else None,
                     record.start_time,
                     run.tags.get("energy/first_key", ""),
+                    run.status == DagsterRunStatus.FAILURE,
                 )
             )
         return out
@@ -319,6 +433,9 @@ def _percentiles(
 
 def run(files: int = 20, sites: int = 100, load_seconds: int = 120) -> list[Figure]:
     import boto3
+
+    files = int(os.environ.get("ENERGY_BENCH_LATENCY_FILES", files))
+    load_seconds = int(os.environ.get("ENERGY_BENCH_LATENCY_LOAD_SECONDS", load_seconds))
 
     from energy_platform.local.emulator import LOCAL_CREDENTIALS, free_port
 
@@ -381,4 +498,5 @@ def run(files: int = 20, sites: int = 100, load_seconds: int = 120) -> list[Figu
         ),
         Figure(steady, "ingest runs", sum(r.job == "ingest_job" for r in in_load)),
         Figure(steady, "daily runs", sum(r.job == "daily_job" for r in in_load)),
+        Figure(steady, "failed runs", sum(r.failed for r in in_load)),
     ]
