@@ -15,6 +15,8 @@ from energy_platform import schemas
 from energy_platform.definitions import defs
 from energy_platform.defs.assets import keys
 from energy_platform.defs.assets.policies import (
+    ANALYTICS_FRESHNESS,
+    ANALYTICS_INTERVAL,
     DATA_FRESHNESS,
     REPORT_FRESHNESS,
     REPORT_REFRESH_MINUTES,
@@ -133,15 +135,18 @@ def test_freshness_policies_on_silver_gold_and_the_report() -> None:
         if graph.get(key).freshness_policy
     }
     assert policies == {
-        **dict.fromkeys((*keys.SILVER, *keys.GOLD, *keys.ANALYTICS), DATA_FRESHNESS),
+        **dict.fromkeys((*keys.SILVER, *keys.GOLD), DATA_FRESHNESS),
+        **dict.fromkeys(keys.ANALYTICS, ANALYTICS_FRESHNESS),
         keys.ENERGY_REPORT: REPORT_FRESHNESS,
     }
     refresh = timedelta(minutes=REPORT_REFRESH_MINUTES)
-    for data, report in (
-        (DATA_FRESHNESS.warn_window, REPORT_FRESHNESS.warn_window),
-        (DATA_FRESHNESS.fail_window, REPORT_FRESHNESS.fail_window),
+    for data, later, by in (
+        (DATA_FRESHNESS.warn_window, REPORT_FRESHNESS.warn_window, refresh),
+        (DATA_FRESHNESS.fail_window, REPORT_FRESHNESS.fail_window, refresh),
+        (DATA_FRESHNESS.warn_window, ANALYTICS_FRESHNESS.warn_window, ANALYTICS_INTERVAL),
+        (DATA_FRESHNESS.fail_window, ANALYTICS_FRESHNESS.fail_window, ANALYTICS_INTERVAL),
     ):
-        assert report.to_timedelta() == data.to_timedelta() + refresh
+        assert later.to_timedelta() == data.to_timedelta() + by
 
 
 def _columns(schema: pa.Schema) -> list[tuple[str, str]]:

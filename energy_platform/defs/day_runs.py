@@ -1,9 +1,12 @@
 """What staged_partitions_sensor remembers between ticks: the days whose county totals or
-analytics are behind the runs that finished, and when each day's analytics last started.
+analytics are behind what was materialized, and when each day's analytics last started.
 
-A day is due for a county run once one of its shard runs finished after its last county run
-was created; due for analytics once a county run finished after its last analytics run was
-created. It stops being due only when that later run succeeds, so a failed run is retried.
+It follows materializations, not runs, so whatever wrote a shard (a sensor's run, a backfill of
+daily_job or of the assets, a re-execution from the UI) is followed up the same way. A day is due
+for a county run once one of its shards' county partials was materialized after its county
+totals were (storage ids order events); due for analytics once its county totals were
+materialized after its underperformance events. It stops being due only when that later
+materialization happens, so a failed run is simply requested again.
 """
 
 from __future__ import annotations
@@ -14,12 +17,12 @@ from dataclasses import dataclass, field
 
 @dataclass
 class DayRunsCursor:
-    checked: float | None = None
-    """When the sensor last looked at finished runs (epoch seconds)."""
-    county_due: dict[str, float] = field(default_factory=dict)
-    """Day -> end of its latest shard run not yet summed by a county run."""
-    analytics_due: dict[str, float] = field(default_factory=dict)
-    """Day -> end of its latest county run not yet followed by analytics."""
+    seen: dict[str, int] = field(default_factory=dict)
+    """Asset key -> the last materialization storage id looked at."""
+    county_due: dict[str, int] = field(default_factory=dict)
+    """Day -> storage id of its latest shard partials not yet summed into county totals."""
+    analytics_due: dict[str, int] = field(default_factory=dict)
+    """Day -> storage id of its latest county totals not yet followed by analytics."""
     analytics_started: dict[str, float] = field(default_factory=dict)
     """Day -> when its latest analytics run was requested (kept for one interval)."""
 
@@ -30,24 +33,17 @@ class DayRunsCursor:
     def dump(self) -> str:
         return json.dumps(self.__dict__, sort_keys=True)
 
-    @staticmethod
-    def _finished(due: dict[str, float], day: str, ended: float) -> None:
-        due[day] = max(due.get(day, ended), ended)
+    def partials_written(self, day: str, storage_id: int) -> None:
+        self.county_due[day] = max(self.county_due.get(day, storage_id), storage_id)
 
-    @staticmethod
-    def _caught_up(due: dict[str, float], day: str, created: float) -> None:
-        if day in due and created >= due[day]:
-            del due[day]
+    def county_written(self, day: str, storage_id: int) -> None:
+        if self.county_due.get(day, storage_id) < storage_id:
+            del self.county_due[day]
+        self.analytics_due[day] = max(self.analytics_due.get(day, storage_id), storage_id)
 
-    def shard_run_finished(self, day: str, ended: float) -> None:
-        self._finished(self.county_due, day, ended)
-
-    def county_run_succeeded(self, day: str, created: float, ended: float) -> None:
-        self._caught_up(self.county_due, day, created)
-        self._finished(self.analytics_due, day, ended)
-
-    def analytics_run_succeeded(self, day: str, created: float) -> None:
-        self._caught_up(self.analytics_due, day, created)
+    def analytics_written(self, day: str, storage_id: int) -> None:
+        if self.analytics_due.get(day, storage_id) < storage_id:
+            del self.analytics_due[day]
 
     def analytics_wait(self, day: str, now: float, interval: float) -> float:
         """Seconds until the day's analytics may run again (0: now)."""

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from dagster import (
     DailyPartitionsDefinition,
+    Failure,
     MultiPartitionKey,
     MultiPartitionsDefinition,
     StaticPartitionsDefinition,
 )
 
+from energy_platform.resources import LakeStorage
+from energy_platform.resources.daystore import ShardLayoutMismatch, check_shard_layout
 from energy_platform.settings import get_settings
 from energy_platform.transforms.shards import shard_keys
 
@@ -24,6 +27,14 @@ daily_partitions = DailyPartitionsDefinition(start_date=FIRST_DAY, end_offset=2,
 shard_partitions = StaticPartitionsDefinition(shard_keys(get_settings().site_shards))
 """`ENERGY_SITE_SHARDS` site shards (transforms/shards.py)."""
 day_shard_partitions = MultiPartitionsDefinition({DATE: daily_partitions, SHARD: shard_partitions})
+
+
+def require_shard_layout(lake: LakeStorage) -> None:
+    """Fail the step, without retries, when the lake was written with another shard count."""
+    try:
+        check_shard_layout(lake, get_settings().site_shards)
+    except ShardLayoutMismatch as err:
+        raise Failure(str(err), allow_retries=False) from err
 
 
 def day_shard_key(date: str, shard: str) -> MultiPartitionKey:

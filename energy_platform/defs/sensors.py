@@ -7,6 +7,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
     AssetSelection,
     AutomationConditionSensorDefinition,
     DagsterRun,
@@ -25,6 +27,7 @@ from dagster import (
 
 from energy_platform import contract as c
 from energy_platform.defs.alerts import run_url
+from energy_platform.defs.assets import keys
 from energy_platform.defs.day_runs import DayRunsCursor
 from energy_platform.defs.jobs import analytics_job, county_job, daily_job, ingest_job
 from energy_platform.defs.partitions import day_and_shard, day_shard_key, day_shard_partitions
@@ -191,9 +194,7 @@ def _set_aside(
 
 
 LOOKBACK_SECONDS = 6 * 3600
-"""Without a cursor (a new sensor), runs finished this long ago are still followed up."""
-OVERLAP_SECONDS = 60
-"""Each tick looks again at runs that finished shortly before its previous tick."""
+"""Without a cursor (a new sensor), what was materialized this long ago is still followed up."""
 
 
 def _date_of(run: DagsterRun) -> str:
@@ -206,23 +207,44 @@ def _records(context: SensorEvaluationContext, job: str, **filters: Any) -> list
     )
 
 
-def _follow_finished_runs(
+def _new_materializations(
+    context: SensorEvaluationContext, cursor: DayRunsCursor, key: AssetKey, now: float
+) -> list[tuple[str, int]]:
+    """(day, storage id) of each materialization of `key` since the cursor's last look (or, for
+    a new cursor, within LOOKBACK_SECONDS)."""
+    seen = cursor.seen.get(key.to_user_string())
+    found: list[tuple[str, int]] = []
+    page_cursor = None
+    while True:
+        page = context.instance.fetch_materializations(
+            AssetRecordsFilter(
+                key,
+                after_storage_id=seen,
+                after_timestamp=None if seen is not None else now - LOOKBACK_SECONDS,
+            ),
+            limit=1000,
+            cursor=page_cursor,
+            ascending=True,
+        )
+        found += [(r.partition_key.split("|", 1)[0], r.storage_id) for r in page.records]
+        if not page.has_more:
+            break
+        page_cursor = page.cursor
+    if found:
+        cursor.seen[key.to_user_string()] = found[-1][1]
+    return found
+
+
+def _follow_materializations(
     context: SensorEvaluationContext, cursor: DayRunsCursor, now: float
 ) -> None:
-    """Days whose county totals or analytics are behind the runs finished since the last tick."""
-    since = datetime.fromtimestamp(
-        cursor.checked - OVERLAP_SECONDS if cursor.checked else now - LOOKBACK_SECONDS, UTC
-    )
-    done = [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]
-    for r in _records(context, daily_job.name, statuses=done, updated_after=since):
-        cursor.shard_run_finished(_date_of(r.dagster_run), r.end_time or now)
-    ok = [DagsterRunStatus.SUCCESS]
-    for r in _records(context, county_job.name, statuses=ok, updated_after=since):
-        day = _date_of(r.dagster_run)
-        cursor.county_run_succeeded(day, r.create_timestamp.timestamp(), r.end_time or now)
-    for r in _records(context, analytics_job.name, statuses=ok, updated_after=since):
-        cursor.analytics_run_succeeded(_date_of(r.dagster_run), r.create_timestamp.timestamp())
-    cursor.checked = now
+    """Days whose county totals or analytics are behind what was materialized since last tick."""
+    for day, sid in _new_materializations(context, cursor, keys.COUNTY_5MIN_PARTIALS, now):
+        cursor.partials_written(day, sid)
+    for day, sid in _new_materializations(context, cursor, keys.COUNTY_5MIN_AGGREGATES, now):
+        cursor.county_written(day, sid)
+    for day, sid in _new_materializations(context, cursor, keys.UNDERPERFORMANCE_EVENTS, now):
+        cursor.analytics_written(day, sid)
 
 
 def _active(context: SensorEvaluationContext) -> tuple[set[str], set[str], set[str]]:
@@ -288,9 +310,10 @@ def _gold_behind_silver(lake: LakeStorage, day: str, shard: str) -> bool:
 def staged_partitions_sensor(
     context: SensorEvaluationContext, lake: LakeStorage
 ) -> SensorResult | SkipReason:
-    """Start each day's runs in order: a daily_job run per site shard with work waiting, then,
-    once none of the day's shard runs is active, a county_job run, then an analytics_job run
-    (one at a time, earliest day first, at most every ENERGY_ANALYTICS_INTERVAL_SECONDS a day).
+    """Start each day's runs in order: a daily_job run per site shard with work waiting; once
+    none of the day's shard runs is active, a county_job run if shard partials were written
+    since its county totals (by any run: backfills too); then an analytics_job run (one at a
+    time, earliest day first, at most every ENERGY_ANALYTICS_INTERVAL_SECONDS a day).
 
     Work waiting: staged rows (staging/readings/ holds only unmerged rows, so it is itself the
     to-do list), or gold older than the shard's silver after a run that failed between the two.
@@ -298,7 +321,7 @@ def staged_partitions_sensor(
     """
     now = time.time()
     cursor = DayRunsCursor.load(context.cursor)
-    _follow_finished_runs(context, cursor, now)
+    _follow_materializations(context, cursor, now)
     active_shards, busy_days, analysing = _active(context)
     backoff = _failed_recently(context, now)
 

@@ -24,7 +24,7 @@ from energy_platform import schemas
 from energy_platform.defs.alerts import underperformance_summary
 from energy_platform.defs.assets import keys
 from energy_platform.defs.assets.aggregates import ALL_SHARDS_OF_THE_DAY
-from energy_platform.defs.assets.policies import AWS_RETRY, DATA_FRESHNESS
+from energy_platform.defs.assets.policies import ANALYTICS_FRESHNESS, AWS_RETRY
 from energy_platform.defs.metadata import column_schema, s3_location, table_metadata
 from energy_platform.defs.partitions import daily_partitions
 from energy_platform.resources import AlertNotifier, DynamoTables, LakeStorage, datasets
@@ -60,7 +60,7 @@ def _baseline_key(date: str) -> str:
     partitions_def=daily_partitions,
     retry_policy=AWS_RETRY,
     kinds={"s3"},
-    freshness_policy=DATA_FRESHNESS,
+    freshness_policy=ANALYTICS_FRESHNESS,
     metadata=column_schema(schemas.SITE_BASELINE),
     description="Per site and 5-minute slot of the day: the generation to expect and the site's "
     "share of its county's median, from its good days among the trailing "
@@ -99,7 +99,7 @@ def site_baseline_asset(context: AssetExecutionContext, lake: LakeStorage) -> Ma
     partitions_def=daily_partitions,
     retry_policy=AWS_RETRY,
     kinds={"s3", "dynamodb", "sns"},
-    freshness_policy=DATA_FRESHNESS,
+    freshness_policy=ANALYTICS_FRESHNESS,
     metadata=column_schema(datasets.UNDERPERFORMANCE.schema),
     description="Sites whose daylight generation stays below their expected share for long: one "
     "row per event and day, with the energy lost (gold/underperformance/, underperformance "

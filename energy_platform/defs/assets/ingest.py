@@ -25,6 +25,7 @@ from energy_platform.defs.assets import keys
 from energy_platform.defs.assets.policies import AWS_RETRY
 from energy_platform.defs.checks import alert_check_failure
 from energy_platform.defs.metadata import column_schema, s3_location, table_metadata
+from energy_platform.defs.partitions import require_shard_layout
 from energy_platform.resources import AlertNotifier, DynamoTables, LakeStorage, datasets, ledger
 from energy_platform.resources.s3 import ObjectInfo
 from energy_platform.settings import Settings, get_settings
@@ -232,6 +233,7 @@ def ingest_raw_files(
         )
         return
     settings = get_settings()
+    require_shard_layout(lake)  # before staging under this shard count
     result = process_batch(files, now, settings.read_limits, settings.first_day)
     served_now = _serve_now(result.clean, tables, settings)
 

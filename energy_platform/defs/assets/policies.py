@@ -12,6 +12,8 @@ from typing import Final
 
 from dagster import AutomationCondition, Backoff, FreshnessPolicy, RetryPolicy
 
+from energy_platform.settings import get_settings
+
 AWS_RETRY: Final = RetryPolicy(max_retries=3, delay=2, backoff=Backoff.EXPONENTIAL)
 """For steps that touch AWS: transient faults past botocore's own retries get the step retried."""
 
@@ -32,6 +34,13 @@ REPORT_FRESHNESS: Final = FreshnessPolicy.time_window(
     warn_window=DATA_WARN_AFTER + timedelta(minutes=REPORT_REFRESH_MINUTES),
 )
 """For energy_report: the data's windows plus one refresh interval."""
+ANALYTICS_INTERVAL: Final = timedelta(seconds=get_settings().analytics_interval_seconds)
+ANALYTICS_FRESHNESS: Final = FreshnessPolicy.time_window(
+    fail_window=DATA_FAIL_AFTER + ANALYTICS_INTERVAL,
+    warn_window=DATA_WARN_AFTER + ANALYTICS_INTERVAL,
+)
+"""For site_baseline and underperformance_events: the data's windows plus one analytics
+interval (they rerun at most that often while a day's data changes)."""
 
 
 def report_refresh() -> AutomationCondition:

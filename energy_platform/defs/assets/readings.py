@@ -10,9 +10,13 @@ from energy_platform.defs.alerts import NEW_ANOMALIES, new_anomaly_counts
 from energy_platform.defs.assets import keys
 from energy_platform.defs.assets.policies import AWS_RETRY, DATA_FRESHNESS
 from energy_platform.defs.metadata import column_schema, s3_location, table_metadata
-from energy_platform.defs.partitions import day_and_shard, day_shard_partitions
+from energy_platform.defs.partitions import (
+    day_and_shard,
+    day_shard_partitions,
+    require_shard_layout,
+)
 from energy_platform.resources import DynamoTables, LakeStorage, datasets
-from energy_platform.resources.daystore import check_shard_layout, sync_day
+from energy_platform.resources.daystore import sync_day
 from energy_platform.settings import get_settings
 from energy_platform.transforms.anomalies import detect_anomalies
 from energy_platform.transforms.dedupe import latest_readings
@@ -58,7 +62,7 @@ def _staged(lake: LakeStorage, date: str, shard: str) -> tuple[list[str], pd.Dat
 def daily_readings(context: AssetExecutionContext, lake: LakeStorage, tables: DynamoTables):
     """Merge the shard's staged batches into its cleaned readings, re-derive its anomalies."""
     date, shard = day_and_shard(context.partition_key)
-    check_shard_layout(lake, get_settings().site_shards)
+    require_shard_layout(lake)
     staged_keys, incoming = _staged(lake, date, shard)
     old_readings = datasets.READINGS.read(lake, date, shard)
     old_anomalies = datasets.ANOMALIES.read(lake, date, shard)

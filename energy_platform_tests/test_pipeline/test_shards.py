@@ -1,0 +1,69 @@
+"""Site shards through the real sensors and runs: each site's day lives in its shard's file,
+county windows add up over the shards, and a lake refuses a changed shard count."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from dagster import DagsterEventType, instance_for_test
+
+from energy_platform import contract as c
+from energy_platform.settings import SITE_SHARDS_ENV, Settings
+from energy_platform.transforms.aggregate import combine_county_5min
+from energy_platform.transforms.shards import site_shards
+from energy_platform_tests.harness import DrainStats, drain, ingest_tick, run_ingest
+from energy_platform_tests.lake_view import LakeView
+from energy_platform_tests.test_reliability.support import day, jsonl, readings
+
+SITES = [f"s{i}" for i in range(12)]
+
+
+def test_each_site_in_its_shard_file_and_county_windows_add_up(platform_env: Settings) -> None:
+    lake = LakeView(platform_env)
+    date = day(1).strftime("%Y-%m-%d")
+    lake.put("raw/shards/day.jsonl", jsonl(readings(day(1), SITES, 6)))
+    with instance_for_test() as instance:
+        stats = drain(instance)
+    assert stats.failed_runs == 0 and stats.failed_checks == []
+    shard_of = dict(
+        zip(SITES, site_shards(pd.Series(SITES), platform_env.site_shards), strict=True)
+    )
+    # One daily_job run per shard that has sites, then one county run for the day.
+    assert sorted(stats.partitions_of("daily_job")) == sorted(
+        f"{date}|{s}" for s in set(shard_of.values())
+    )
+    assert stats.partitions_of("county_job") == [date]
+
+    prefix = c.day_prefix(c.SILVER_READINGS_PREFIX, date)
+    for key in lake.keys(prefix):
+        shard = key.removeprefix(f"{prefix}part-").removesuffix(".parquet")
+        sites = set(lake.frame(key)[c.SITE_ID])
+        assert sites and all(shard_of[s] == shard for s in sites), key
+    assert sorted(lake.parquet(prefix)[c.SITE_ID].unique()) == sorted(SITES)
+
+    county = lake.frame(c.partition_object(c.GOLD_COUNTY_5MIN_PREFIX, date))
+    partials = lake.parquet(c.day_prefix(c.GOLD_COUNTY_PARTIALS_PREFIX, date))
+    assert len(lake.keys(c.day_prefix(c.GOLD_COUNTY_PARTIALS_PREFIX, date))) > 1
+    pd.testing.assert_frame_equal(county, combine_county_5min(partials), check_dtype=False)
+    assert int(county[c.SITE_COUNT].max()) > 1  # sites of several shards in one window
+    assert "county_5min_reconciles" in {name for _, name, _ in stats.check_results}
+
+
+def test_a_changed_shard_count_is_refused_saying_what_to_do(
+    platform_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = LakeView(platform_env)
+    lake.put("raw/shards/first.jsonl", jsonl(readings(day(1), SITES[:3], 2)))
+    with instance_for_test() as instance:
+        assert drain(instance).failed_runs == 0
+        monkeypatch.setenv(SITE_SHARDS_ENV, str(platform_env.site_shards * 2))
+        lake.put("raw/shards/second.jsonl", jsonl(readings(day(1), SITES[3:6], 2)))
+        stats = DrainStats()
+        (request,) = ingest_tick(instance, stats)
+        assert not run_ingest(instance, request, stats)
+        (run,) = [r for r in instance.get_runs() if r.tags.get("energy/batch_id")][:1]
+        failures = instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_FAILURE)
+    (failure,) = failures  # not retried: retrying cannot help
+    message = failure.dagster_event.step_failure_data.user_failure_data.description
+    assert f"set ENERGY_SITE_SHARDS={platform_env.site_shards} again" in message
+    assert lake.keys(c.STAGING_READINGS_PREFIX) == []  # nothing staged under the wrong count
