@@ -240,7 +240,7 @@ def run(fleets: tuple[int, ...] = FLEETS, shards: int = SHARDS) -> list[Figure]:
             ),
             *[
                 Figure(bench, f"max {job} RSS", round(max(r.peak_rss_mib for r in rs)), "MiB")
-                for job in ("ingest_job", "daily_job", "county_job")
+                for job in ("ingest_job", "daily_job", "county_job", "analytics_job")
                 if (rs := [r for r in first + new if r.job == job])
             ],
         ]
