@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from dagster import (
@@ -87,6 +88,37 @@ def test_simulator_job_uploads_one_batch(platform_env: Settings) -> None:
         data = json.loads(body)
         lines = data["records"] if isinstance(data, dict) else data
     assert len(lines) == 100
+
+
+def test_simulator_job_plants_faults_and_refuses_a_malformed_one(platform_env: Settings) -> None:
+    lake = LakeStorage()
+    start = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+
+    def config(fault: str) -> dict:
+        return {
+            "ops": {
+                "upload_simulated_batch": {
+                    "config": {"fmt": "jsonl", "sites": 10, "records": 10, "faults": [fault]}
+                }
+            }
+        }
+
+    refused = simulator_job.execute_in_process(
+        run_config=config(f"melted:site-0001:{start}"),
+        resources={"lake": lake},
+        raise_on_error=False,
+    )
+    (failure,) = refused.get_step_failure_events()
+    assert "not one of soiling" in failure.event_specific_data.error.to_string()
+    assert list(lake.list_objects(c.RAW_PREFIX)) == []
+    result = simulator_job.execute_in_process(
+        run_config=config(f"dead_site:site-0001:{start}"), resources={"lake": lake}
+    )
+    assert result.success
+    (obj,) = lake.list_objects(c.RAW_PREFIX)
+    records = [json.loads(line) for line in lake.get_bytes(obj.key).decode().splitlines()]
+    dead = [r for r in records if r["site_id"] == "site-0001"]
+    assert dead and all(r["energy_generated_kwh"] == 0 for r in dead)
 
 
 def test_definitions_with_the_schedule_load() -> None:

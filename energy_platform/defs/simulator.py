@@ -25,6 +25,7 @@ from dagster import (
 from pydantic import Field
 
 from energy_platform.resources.s3 import LakeStorage
+from energy_platform.tools.faults import parse_fault
 from energy_platform.tools.simulate import (
     READING_INTERVAL_S,
     SimulationConfig,
@@ -58,6 +59,12 @@ class SimulatorConfig(Config):
         pattern="^(json|jsonl|csv|mixed)$",
         description="json, jsonl, csv, or mixed (rotates with each 5-minute tick).",
     )
+    faults: list[str] = Field(
+        default_factory=list,
+        description="Faults planted in sites' generation, as the CLI's --fault: "
+        "KIND:SITE:YYYY-MM-DD[:DAYS[:SEVERITY]], KIND one of soiling, step_failure, shading, "
+        "dead_site (docs/ANOMALIES.md). None by default.",
+    )
 
 
 def max_runs() -> int:
@@ -82,6 +89,7 @@ def upload_simulated_batch(
         fmt=config.fmt,
         anomaly_rate=config.anomaly_rate,
         invalid_rate=config.invalid_rate,
+        faults=tuple(parse_fault(f) for f in config.faults),
     )
     key = upload_batch(lake, sim, batch_number, now)
     context.add_output_metadata(
