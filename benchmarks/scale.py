@@ -12,7 +12,7 @@ deployment sized for the largest would run):
    part of their day) lands in raw/; raw_files_sensor and staged_partitions_sensor are ticked
    and their runs executed the same way (ingest, one run per touched shard, the county run),
    with DynamoDB writes sent to the emulator.
-Each run's wall time and peak RSS (the process's, from wait4) are measured. The day's one
+Each run's wall time and peak RSS (its own VmHWM, which it reports as it ends) are measured. The day's one
 analytics run follows the first build (it reads the fleet's whole day; with no earlier days
 its baseline is empty); the new file is followed by none (ENERGY_ANALYTICS_INTERVAL_SECONDS is
 a day here: analytics rerun at most every interval, never per file).
@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -57,9 +58,10 @@ class Run:
 
 
 def _execute(request, count_only: bool, tmp: Path) -> Run:
-    """One requested run in its own process; its wall time and peak RSS."""
-    out = Path(tempfile.mkstemp(dir=tmp, suffix=".json")[1])
+    """One requested run in its own process; its wall time and the peak RSS it reports."""
     job = request.job_name or "ingest_job"
+    name = f"{job}-{str(request.partition_key or '').replace('|', '-')}-{time.monotonic_ns()}"
+    out, log = tmp / f"{name}.json", tmp / f"{name}.log"
     cmd = [sys.executable, "-m", "benchmarks.scale_run", job, "--out", str(out)]
     if request.partition_key:
         cmd += ["--partition", str(request.partition_key)]
@@ -69,22 +71,19 @@ def _execute(request, count_only: bool, tmp: Path) -> Run:
     if count_only:
         cmd.append("--count-dynamodb-only")
     began = time.perf_counter()
-    log = out.with_suffix(".log")
     with log.open("wb") as sink:
-        proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS
-    proc.returncode = os.waitstatus_to_exitcode(status)
+        proc = subprocess.run(cmd, stdout=sink, stderr=subprocess.STDOUT, check=False)
+    seconds = time.perf_counter() - began
     if proc.returncode:
         progress(f"scale: {job} {request.partition_key} failed:\n{log.read_text()[-3000:]}")
-    seconds = time.perf_counter() - began
-    result = json.loads(out.read_text()) if out.stat().st_size else {"success": False}
+    result = json.loads(out.read_text()) if out.exists() else {}
     return Run(
         job,
         str(request.partition_key or ""),
         seconds,
-        usage.ru_maxrss / 1024,
+        float(result.get("peak_rss_mib", 0.0)),
         int(result.get("dynamodb_items", 0)),
-        bool(result["success"]) and proc.returncode == 0,
+        bool(result.get("success")) and proc.returncode == 0,
     )
 
 
@@ -189,10 +188,7 @@ def _fleet(sites: int, shards: int) -> dict[str, object]:
 
 
 def _runs_summary(runs: list[Run]) -> str:
-    jobs: dict[str, int] = {}
-    for r in runs:
-        jobs[r.job] = jobs.get(r.job, 0) + 1
-    return ", ".join(f"{n} {job}" for job, n in sorted(jobs.items()))
+    return ", ".join(f"{n} {job}" for job, n in sorted(Counter(r.job for r in runs).items()))
 
 
 def run(fleets: tuple[int, ...] = FLEETS, shards: int = SHARDS) -> list[Figure]:

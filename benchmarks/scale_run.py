@@ -3,8 +3,9 @@
     python -m benchmarks.scale_run JOB --out FILE [--partition KEY] [--run-config JSON]
         [--tags JSON] [--count-dynamodb-only]
 
-Runs JOB against the instance in DAGSTER_HOME and writes {"success", "dynamodb_items"} to
-FILE. With --count-dynamodb-only, DynamoDB writes are counted as items, not sent: a fleet's
+Runs JOB against the instance in DAGSTER_HOME and writes {"success", "dynamodb_items",
+"peak_rss_mib"} to FILE (peak RSS: this process's VmHWM, which a child's wait4 figure is not:
+it starts from its parent's). With --count-dynamodb-only, DynamoDB writes are counted as items, not sent: a fleet's
 first day is millions of items, which the emulator would take hours to take in.
 """
 
@@ -27,6 +28,7 @@ def main() -> None:
 
     from dagster import DagsterInstance
 
+    from benchmarks.common import peak_rss_mb
     from energy_platform.resources.dynamodb import DynamoTables
     from energy_platform_tests.harness import platform_defs
 
@@ -52,7 +54,11 @@ def main() -> None:
             instance=instance,
             raise_on_error=False,
         )
-    Path(args.out).write_text(json.dumps({"success": result.success, "dynamodb_items": items["n"]}))
+    Path(args.out).write_text(
+        json.dumps(
+            {"success": result.success, "dynamodb_items": items["n"], "peak_rss_mib": peak_rss_mb()}
+        )
+    )
 
 
 if __name__ == "__main__":

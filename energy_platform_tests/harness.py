@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from dagster import DagsterInstance, Definitions, RunRequest, SensorResult, build_sensor_context
 
 import energy_platform.definitions
+from energy_platform.defs.partitions import day_of
 
 
 def platform_defs() -> Definitions:
@@ -43,7 +44,7 @@ class DrainStats:
     @property
     def days_merged(self) -> list[str]:
         """The distinct days daily_job runs merged (any shard), sorted."""
-        return sorted({p.split("|", 1)[0] for p in self.partitions_of("daily_job")})
+        return sorted({day_of(p) for p in self.partitions_of("daily_job")})
 
     @property
     def failed_checks(self) -> list[tuple[str, str, bool]]:

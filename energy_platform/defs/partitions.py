@@ -41,6 +41,11 @@ def day_shard_key(date: str, shard: str) -> MultiPartitionKey:
     return MultiPartitionKey({DATE: date, SHARD: shard})
 
 
+def day_of(partition_key: str) -> str:
+    """The date of a day partition key or of a date x shard one ("2024-01-03|2")."""
+    return partition_key.split("|", 1)[0]
+
+
 def day_and_shard(partition_key: str) -> tuple[str, str]:
     """(date, shard) of a date x shard partition key."""
     keys = day_shard_partitions.get_partition_key_from_str(partition_key).keys_by_dimension

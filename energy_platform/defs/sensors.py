@@ -30,7 +30,13 @@ from energy_platform.defs.alerts import run_url
 from energy_platform.defs.assets import keys
 from energy_platform.defs.day_runs import DayRunsCursor
 from energy_platform.defs.jobs import analytics_job, county_job, daily_job, ingest_job
-from energy_platform.defs.partitions import day_and_shard, day_shard_key, day_shard_partitions
+from energy_platform.defs.partitions import (
+    day_and_shard,
+    day_of,
+    day_shard_key,
+    day_shard_partitions,
+)
+from energy_platform.defs.records import materializations
 from energy_platform.resources import AlertNotifier, EventQueues, LakeStorage, datasets, ledger
 from energy_platform.resources.dynamodb import DynamoTables
 from energy_platform.resources.queue import Message, SendRefused
@@ -198,7 +204,7 @@ LOOKBACK_SECONDS = 6 * 3600
 
 
 def _date_of(run: DagsterRun) -> str:
-    return run.tags.get(PARTITION_TAG, "").split("|", 1)[0]
+    return day_of(run.tags.get(PARTITION_TAG, ""))
 
 
 def _records(context: SensorEvaluationContext, job: str, **filters: Any) -> list[RunRecord]:
@@ -213,23 +219,14 @@ def _new_materializations(
     """(day, storage id) of each materialization of `key` since the cursor's last look (or, for
     a new cursor, within LOOKBACK_SECONDS)."""
     seen = cursor.seen.get(key.to_user_string())
-    found: list[tuple[str, int]] = []
-    page_cursor = None
-    while True:
-        page = context.instance.fetch_materializations(
-            AssetRecordsFilter(
-                key,
-                after_storage_id=seen,
-                after_timestamp=None if seen is not None else now - LOOKBACK_SECONDS,
-            ),
-            limit=1000,
-            cursor=page_cursor,
-            ascending=True,
-        )
-        found += [(r.partition_key.split("|", 1)[0], r.storage_id) for r in page.records]
-        if not page.has_more:
-            break
-        page_cursor = page.cursor
+    new = AssetRecordsFilter(
+        key,
+        after_storage_id=seen,
+        after_timestamp=None if seen is not None else now - LOOKBACK_SECONDS,
+    )
+    found = [
+        (day_of(r.partition_key), r.storage_id) for r in materializations(context.instance, new)
+    ]
     if found:
         cursor.seen[key.to_user_string()] = found[-1][1]
     return found
@@ -332,9 +329,10 @@ def staged_partitions_sensor(
             shard_work[(day, shard)] = "stale_gold"
 
     requests = []
+    held = active_shards | backoff
     for (day, shard), trigger in sorted(shard_work.items()):
         key = day_shard_key(day, shard)
-        if str(key) in active_shards | backoff:
+        if str(key) in held:
             continue
         if not day_shard_partitions.has_partition_key(key):
             context.log.error(f"work for {day}, outside the daily partitions; left in staging/")

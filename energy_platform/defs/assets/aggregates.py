@@ -30,6 +30,7 @@ from energy_platform.defs.partitions import (
     day_shard_partitions,
     shard_partitions,
 )
+from energy_platform.defs.records import materializations
 from energy_platform.resources import AlertNotifier, DynamoTables, LakeStorage, datasets
 from energy_platform.resources.daystore import DayDataset, SyncStats, sync_day
 from energy_platform.resources.notify import BATCH_ANOMALIES
@@ -138,14 +139,15 @@ def county_5min_aggregates(
     """The day's county windows: its shards' partial sums added up. Also sends the day's one
     anomaly alert for the readings its shard runs merged since the previous county run."""
     date = context.partition_key
-    summary = anomaly_summary(date, _new_anomalies_since_last_county_run(context, date))
-    if summary is not None:
-        alerts.publish(BATCH_ANOMALIES, summary.pop("subject"), summary)
     partials = datasets.COUNTY_5MIN_PARTIALS.read_day(lake, date)
     new = combine_county_5min(partials)
     stats = sync_day(
         datasets.COUNTY_5MIN, date, new, datasets.COUNTY_5MIN.read(lake, date), lake, tables
     )
+    # After the writes: a step retried for a write fault does not send the alert twice.
+    summary = anomaly_summary(date, _new_anomalies_since_last_county_run(context, date))
+    if summary is not None:
+        alerts.publish(BATCH_ANOMALIES, summary.pop("subject"), summary)
     return MaterializeResult(
         metadata={
             **_metadata(datasets.COUNTY_5MIN, datasets.COUNTY_5MIN.key(date), stats, new, lake),
@@ -160,28 +162,19 @@ def _new_anomalies_since_last_county_run(
 ) -> list[dict[str, Any]]:
     """What the day's shard runs found in new readings since the day's last county run (from
     their reading_anomalies materializations)."""
-    instance = context.instance
-    last = instance.fetch_materializations(
+    last = context.instance.fetch_materializations(
         AssetRecordsFilter(keys.COUNTY_5MIN_AGGREGATES, asset_partitions=[date]), limit=1
     ).records
-    shards = [str(day_shard_key(date, s)) for s in shard_partitions.get_partition_keys()]
-    found: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        page = instance.fetch_materializations(
-            AssetRecordsFilter(
-                keys.READING_ANOMALIES,
-                asset_partitions=shards,
-                after_storage_id=last[0].storage_id if last else None,
-            ),
-            limit=1000,
-            cursor=cursor,
-            ascending=True,
-        )
-        for record in page.records:
-            meta = record.asset_materialization.metadata if record.asset_materialization else {}
-            if NEW_ANOMALIES in meta:
-                found.append(meta[NEW_ANOMALIES].value)
-        if not page.has_more:
-            return found
-        cursor = page.cursor
+    since_last = AssetRecordsFilter(
+        keys.READING_ANOMALIES,
+        asset_partitions=[
+            str(day_shard_key(date, s)) for s in shard_partitions.get_partition_keys()
+        ],
+        after_storage_id=last[0].storage_id if last else None,
+    )
+    found = []
+    for record in materializations(context.instance, since_last):
+        meta = record.asset_materialization.metadata if record.asset_materialization else {}
+        if NEW_ANOMALIES in meta:
+            found.append(meta[NEW_ANOMALIES].value)
+    return found
