@@ -52,6 +52,7 @@ defs = Definitions(
         checks.required_columns_not_null,
         checks.unique_site_and_timestamp,
         checks.values_in_range,
+        checks.county_5min_partials_reconcile,
         checks.county_5min_reconciles,
         checks.site_daily_reconciles,
         checks.raw_objects_processed_in_time,

@@ -22,8 +22,8 @@ def platform_defs() -> Definitions:
 class DrainStats:
     ingest_runs: list[RunRequest] = field(default_factory=list)
     daily_runs: list[str] = field(default_factory=list)
-    """Partition keys of the day-level runs, in order: `date|shard` (daily_job), or the date
-    (county_job, analytics_job)."""
+    """Partition keys of the day-level runs, in order: `date|shard` (daily_job, analytics_job),
+    or the date (county_job)."""
     day_jobs: list[str] = field(default_factory=list)
     """The job of each of daily_runs."""
     failed_runs: int = 0

@@ -21,10 +21,14 @@ from energy_platform.defs.assets import keys
 from energy_platform.defs.partitions import daily_partitions, day_and_shard, day_shard_partitions
 from energy_platform.resources import AlertNotifier, DynamoTables, LakeStorage, datasets, ledger
 from energy_platform.settings import get_settings
-from energy_platform.transforms.reconcile import diff_frames, recompute_aggregates_sql
+from energy_platform.transforms.reconcile import (
+    county_5min_of_shards_sql,
+    diff_frames,
+    recompute_aggregates_sql,
+)
 
 # The partitioned checks below pass their asset's partitions_def: one result per day shard (or
-# day), run in the same run as the partition they check (county_5min_reconciles: analytics_job). Dagster 1.13 has no stable way to
+# day), run in the same run as the partition they check. Dagster 1.13 has no stable way to
 # partition a check (AssetCheckSpec warns "Specifying a partitions_def on an AssetCheckSpec is
 # currently in preview" each time one is built), so that one message, and only it, is silenced.
 warnings.filterwarnings(
@@ -191,17 +195,17 @@ def values_in_range(
 def _reconcile(
     context: AssetCheckExecutionContext,
     alerts: AlertNotifier,
-    readings: pd.DataFrame | None,
+    expected: pd.DataFrame | None,
     stored: pd.DataFrame | None,
-    which: int,
     keys: list[str],
 ) -> AssetCheckResult:
-    if readings is None or readings.empty:
+    """`stored` against an independent recomputation (`expected`; None: nothing to compute
+    from, so nothing may be stored)."""
+    if expected is None or expected.empty:
         ok = stored is None or stored.empty
         return _result(
-            context, alerts, ok, AssetCheckSeverity.ERROR, "no readings; no aggregates expected", {}
+            context, alerts, ok, AssetCheckSeverity.ERROR, "no input rows; none expected", {}
         )
-    expected = recompute_aggregates_sql(readings)[which]
     actual = stored if stored is not None else expected.iloc[0:0]
     diff = diff_frames(expected, actual, keys)
     return _result(
@@ -209,7 +213,7 @@ def _reconcile(
         alerts,
         diff.empty,
         AssetCheckSeverity.ERROR,
-        f"{len(diff)} rows differ from a recomputation from cleaned readings"
+        f"{len(diff)} rows differ from a recomputation"
         if len(diff)
         else "equal to a recomputation",
         {
@@ -223,20 +227,44 @@ def _reconcile(
     )
 
 
+def _recomputed_from_shard(
+    context: AssetCheckExecutionContext, lake: LakeStorage, which: int
+) -> pd.DataFrame | None:
+    """county_5min (0) or site_daily (1) recomputed in SQL from the shard's cleaned readings."""
+    readings = _shard_readings(context, lake)
+    return None if readings is None else recompute_aggregates_sql(readings)[which]
+
+
+@asset_check(
+    asset=keys.COUNTY_5MIN_PARTIALS,
+    partitions_def=day_shard_partitions,
+    description="Equal to an independent SQL recomputation (DuckDB) from the shard's cleaned "
+    "readings.",
+)
+def county_5min_partials_reconcile(
+    context: AssetCheckExecutionContext, lake: LakeStorage, alerts: AlertNotifier
+) -> AssetCheckResult:
+    stored = datasets.COUNTY_5MIN_PARTIALS.read(lake, *day_and_shard(context.partition_key))
+    expected = _recomputed_from_shard(context, lake, 0)
+    return _reconcile(context, alerts, expected, stored, [c.COUNTY, c.WINDOW_START])
+
+
 @asset_check(
     asset=keys.COUNTY_5MIN_AGGREGATES,
     partitions_def=daily_partitions,
-    description="Equal to an independent SQL recomputation (DuckDB) from the whole day's cleaned "
-    "readings (every shard). It reads the fleet's day, so it runs with the day's analytics, not "
-    "with every county run.",
+    description="Equal to an independent SQL sum (DuckDB) of the day's stored shard partials, "
+    "each of which county_5min_partials_reconcile checks against the shard's cleaned readings: "
+    "together, equal to a recomputation from the whole day, without one run reading the "
+    "fleet's day.",
 )
 def county_5min_reconciles(
     context: AssetCheckExecutionContext, lake: LakeStorage, alerts: AlertNotifier
 ) -> AssetCheckResult:
     date = context.partition_key
-    readings = datasets.READINGS.read_day(lake, date)
+    partials = datasets.COUNTY_5MIN_PARTIALS.read_day(lake, date)
+    expected = None if partials.empty else county_5min_of_shards_sql(partials)
     stored = datasets.COUNTY_5MIN.read(lake, date)
-    return _reconcile(context, alerts, readings, stored, 0, [c.COUNTY, c.WINDOW_START])
+    return _reconcile(context, alerts, expected, stored, [c.COUNTY, c.WINDOW_START])
 
 
 @asset_check(
@@ -248,10 +276,9 @@ def county_5min_reconciles(
 def site_daily_reconciles(
     context: AssetCheckExecutionContext, lake: LakeStorage, alerts: AlertNotifier
 ) -> AssetCheckResult:
-    date, shard = day_and_shard(context.partition_key)
-    readings = datasets.READINGS.read(lake, date, shard)
-    stored = datasets.SITE_DAILY.read(lake, date, shard)
-    return _reconcile(context, alerts, readings, stored, 1, [c.SITE_ID, c.DATE])
+    stored = datasets.SITE_DAILY.read(lake, *day_and_shard(context.partition_key))
+    expected = _recomputed_from_shard(context, lake, 1)
+    return _reconcile(context, alerts, expected, stored, [c.SITE_ID, c.DATE])
 
 
 @asset_check(

@@ -1,12 +1,13 @@
-"""What staged_partitions_sensor remembers between ticks: the days whose county totals or
-analytics are behind what was materialized, and when each day's analytics last started.
+"""What staged_partitions_sensor remembers between ticks: the days whose county totals, and the
+day shards whose analytics, are behind what was materialized, and when each day shard's
+analytics last started.
 
 It follows materializations, not runs, so whatever wrote a shard (a sensor's run, a backfill of
 daily_job or of the assets, a re-execution from the UI) is followed up the same way. A day is due
 for a county run once one of its shards' county partials was materialized after its county
-totals were (storage ids order events); due for analytics once its county totals were
-materialized after its underperformance events. It stops being due only when that later
-materialization happens, so a failed run is simply requested again.
+totals were (storage ids order events); a day shard is due for analytics once its cleaned
+readings were materialized after its underperformance events. Each stops being due only when
+that later materialization happens, so a failed run is simply requested again.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ class DayRunsCursor:
     county_due: dict[str, int] = field(default_factory=dict)
     """Day -> storage id of its latest shard partials not yet summed into county totals."""
     analytics_due: dict[str, int] = field(default_factory=dict)
-    """Day -> storage id of its latest county totals not yet followed by analytics."""
+    """Day shard ("2024-01-03|2") -> storage id of its latest cleaned readings not yet followed
+    by analytics."""
     analytics_started: dict[str, float] = field(default_factory=dict)
-    """Day -> when its latest analytics run was requested (kept for one interval)."""
+    """Day shard -> when its latest analytics run was requested (kept for one interval)."""
 
     @classmethod
     def load(cls, raw: str | None) -> DayRunsCursor:
@@ -39,15 +41,18 @@ class DayRunsCursor:
     def county_written(self, day: str, storage_id: int) -> None:
         if self.county_due.get(day, storage_id) < storage_id:
             del self.county_due[day]
-        self.analytics_due[day] = max(self.analytics_due.get(day, storage_id), storage_id)
 
-    def analytics_written(self, day: str, storage_id: int) -> None:
-        if self.analytics_due.get(day, storage_id) < storage_id:
-            del self.analytics_due[day]
+    def readings_written(self, day_shard: str, storage_id: int) -> None:
+        due = self.analytics_due.get(day_shard, storage_id)
+        self.analytics_due[day_shard] = max(due, storage_id)
 
-    def analytics_wait(self, day: str, now: float, interval: float) -> float:
-        """Seconds until the day's analytics may run again (0: now)."""
-        return max(0.0, self.analytics_started.get(day, -interval) + interval - now)
+    def analytics_written(self, day_shard: str, storage_id: int) -> None:
+        if self.analytics_due.get(day_shard, storage_id) < storage_id:
+            del self.analytics_due[day_shard]
+
+    def analytics_wait(self, day_shard: str, now: float, interval: float) -> float:
+        """Seconds until the day shard's analytics may run again (0: now)."""
+        return max(0.0, self.analytics_started.get(day_shard, -interval) + interval - now)
 
     def forget_old_starts(self, now: float, interval: float) -> None:
         self.analytics_started = {

@@ -1,25 +1,19 @@
 """Jobs: one run per batch of raw files; per day, one run per site shard with new rows, then
-one that adds the shards' county sums up, then (at most every analytics interval) the day's
-analytics; and the freshness check on its own."""
+one that adds the shards' county sums up; per site shard of a day (at most every analytics
+interval) its analytics; and the freshness check on its own."""
 
 from dagster import AssetCheckKey, AssetSelection, define_asset_job, in_process_executor
 
 from energy_platform.defs.assets import keys
 
 FRESHNESS_CHECK = AssetCheckKey(keys.STAGED_READINGS, "raw_objects_processed_in_time")
-COUNTY_RECONCILE_CHECK = AssetCheckKey(keys.COUNTY_5MIN_AGGREGATES, "county_5min_reconciles")
 # The freshness check lists all of raw/: it runs on its own schedule, not with every batch.
 INGEST_ASSETS = AssetSelection.assets(
     keys.STAGED_READINGS, keys.QUARANTINED_RECORDS
 ) - AssetSelection.checks(FRESHNESS_CHECK)
 SHARD_ASSETS = AssetSelection.assets(*keys.SILVER, *keys.SHARD_GOLD)
-# The county check reads the fleet's whole day: it runs with the analytics, which read it too.
-COUNTY_ASSETS = AssetSelection.assets(keys.COUNTY_5MIN_AGGREGATES) - AssetSelection.checks(
-    COUNTY_RECONCILE_CHECK
-)
-ANALYTICS_ASSETS = AssetSelection.assets(*keys.ANALYTICS) | AssetSelection.checks(
-    COUNTY_RECONCILE_CHECK
-)
+COUNTY_ASSETS = AssetSelection.assets(keys.COUNTY_5MIN_AGGREGATES)
+ANALYTICS_ASSETS = AssetSelection.assets(*keys.ANALYTICS)
 
 # In-process execution: a run's steps share one process, so a small batch costs one Python start.
 ingest_job = define_asset_job(
@@ -47,9 +41,9 @@ analytics_job = define_asset_job(
     "analytics_job",
     selection=ANALYTICS_ASSETS,
     executor_def=in_process_executor,
-    description="A day's site baseline and underperformance events, and the county windows' "
-    "reconciliation, over the whole day (started by staged_partitions_sensor after the day's "
-    "county run, at most every ENERGY_ANALYTICS_INTERVAL_SECONDS; backfill in date order).",
+    description="One site shard's site baselines and underperformance events of a day (started "
+    "by staged_partitions_sensor after the shard's daily_job run, at most every "
+    "ENERGY_ANALYTICS_INTERVAL_SECONDS; backfill in date order).",
 )
 freshness_job = define_asset_job(
     "freshness_job",

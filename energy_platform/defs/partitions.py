@@ -1,14 +1,22 @@
-"""Partitions: silver and site-level gold by UTC date x site shard (a run merges one shard of one
-day), county totals and analytics by UTC date (a run combines a whole day)."""
+"""Partitions: silver, site-level gold and analytics by UTC date x site shard (a run handles one
+shard of one day), county totals by UTC date (a run adds a day's shards up); the mappings
+between them."""
 
 from __future__ import annotations
 
+import warnings
+
 from dagster import (
     DailyPartitionsDefinition,
+    DimensionPartitionMapping,
     Failure,
+    IdentityPartitionMapping,
     MultiPartitionKey,
+    MultiPartitionMapping,
     MultiPartitionsDefinition,
+    MultiToSingleDimensionPartitionMapping,
     StaticPartitionsDefinition,
+    TimeWindowPartitionMapping,
 )
 
 from energy_platform.resources import LakeStorage
@@ -27,6 +35,26 @@ daily_partitions = DailyPartitionsDefinition(start_date=FIRST_DAY, end_offset=2,
 shard_partitions = StaticPartitionsDefinition(shard_keys(get_settings().site_shards))
 """`ENERGY_SITE_SHARDS` site shards (transforms/shards.py)."""
 day_shard_partitions = MultiPartitionsDefinition({DATE: daily_partitions, SHARD: shard_partitions})
+
+# Dagster 1.13 marks both mappings from date x shard partitions beta (each warns once built);
+# those two messages, and only they, are silenced.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="Class `MultiToSingleDimensionPartitionMapping`")
+    warnings.filterwarnings("ignore", message="Class `MultiPartitionMapping`")
+    ALL_SHARDS_OF_THE_DAY = MultiToSingleDimensionPartitionMapping(partition_dimension_name=DATE)
+    """A day partition depends on every site shard of that day."""
+    SAME_SHARD_TRAILING_DAYS = MultiPartitionMapping(
+        {
+            DATE: DimensionPartitionMapping(
+                DATE,
+                TimeWindowPartitionMapping(
+                    start_offset=-get_settings().analytics.history_days, end_offset=-1
+                ),
+            ),
+            SHARD: DimensionPartitionMapping(SHARD, IdentityPartitionMapping()),
+        }
+    )
+    """A day shard depends on the same shard's previous `history_days` days (the baseline's)."""
 
 
 def require_shard_layout(lake: LakeStorage) -> None:

@@ -11,7 +11,6 @@ from dagster import (
     AssetRecordsFilter,
     AssetSelection,
     AutomationConditionSensorDefinition,
-    DagsterRun,
     DagsterRunStatus,
     DefaultSensorStatus,
     RunFailureSensorContext,
@@ -203,10 +202,6 @@ LOOKBACK_SECONDS = 6 * 3600
 """Without a cursor (a new sensor), what was materialized this long ago is still followed up."""
 
 
-def _date_of(run: DagsterRun) -> str:
-    return day_of(run.tags.get(PARTITION_TAG, ""))
-
-
 def _records(context: SensorEvaluationContext, job: str, **filters: Any) -> list[RunRecord]:
     return list(
         context.instance.get_run_records(filters=RunsFilter(job_name=job, **filters), limit=5000)
@@ -216,17 +211,15 @@ def _records(context: SensorEvaluationContext, job: str, **filters: Any) -> list
 def _new_materializations(
     context: SensorEvaluationContext, cursor: DayRunsCursor, key: AssetKey, now: float
 ) -> list[tuple[str, int]]:
-    """(day, storage id) of each materialization of `key` since the cursor's last look (or, for
-    a new cursor, within LOOKBACK_SECONDS)."""
+    """(partition key, storage id) of each materialization of `key` since the cursor's last look
+    (or, for a new cursor, within LOOKBACK_SECONDS)."""
     seen = cursor.seen.get(key.to_user_string())
     new = AssetRecordsFilter(
         key,
         after_storage_id=seen,
         after_timestamp=None if seen is not None else now - LOOKBACK_SECONDS,
     )
-    found = [
-        (day_of(r.partition_key), r.storage_id) for r in materializations(context.instance, new)
-    ]
+    found = [(r.partition_key, r.storage_id) for r in materializations(context.instance, new)]
     if found:
         cursor.seen[key.to_user_string()] = found[-1][1]
     return found
@@ -235,25 +228,55 @@ def _new_materializations(
 def _follow_materializations(
     context: SensorEvaluationContext, cursor: DayRunsCursor, now: float
 ) -> None:
-    """Days whose county totals or analytics are behind what was materialized since last tick."""
-    for day, sid in _new_materializations(context, cursor, keys.COUNTY_5MIN_PARTIALS, now):
-        cursor.partials_written(day, sid)
-    for day, sid in _new_materializations(context, cursor, keys.COUNTY_5MIN_AGGREGATES, now):
-        cursor.county_written(day, sid)
-    for day, sid in _new_materializations(context, cursor, keys.UNDERPERFORMANCE_EVENTS, now):
-        cursor.analytics_written(day, sid)
+    """Days whose county totals, and day shards whose analytics, are behind what was
+    materialized since last tick."""
+    for key, sid in _new_materializations(context, cursor, keys.COUNTY_5MIN_PARTIALS, now):
+        cursor.partials_written(day_of(key), sid)
+    for key, sid in _new_materializations(context, cursor, keys.COUNTY_5MIN_AGGREGATES, now):
+        cursor.county_written(key, sid)
+    for key, sid in _new_materializations(context, cursor, keys.CLEANED_READINGS, now):
+        cursor.readings_written(key, sid)
+    for key, sid in _new_materializations(context, cursor, keys.UNDERPERFORMANCE_EVENTS, now):
+        cursor.analytics_written(key, sid)
 
 
 def _active(context: SensorEvaluationContext) -> tuple[set[str], set[str], set[str]]:
-    """Partitions of active shard runs, days with any active day-level run, days with an
-    active analytics run."""
+    """Partitions of active shard runs, days with an active shard or county run, and
+    partitions of active analytics runs."""
     runs = {
-        job: [r.dagster_run for r in _records(context, job, statuses=ACTIVE_STATUSES)]
+        job: {
+            r.dagster_run.tags.get(PARTITION_TAG, "")
+            for r in _records(context, job, statuses=ACTIVE_STATUSES)
+        }
         for job in DAY_JOBS
     }
-    shards = {r.tags.get(PARTITION_TAG, "") for r in runs[daily_job.name]}
-    days = {_date_of(r) for rs in runs.values() for r in rs}
-    return shards, days, {_date_of(r) for r in runs[analytics_job.name]}
+    days = {day_of(p) for job in (daily_job.name, county_job.name) for p in runs[job]}
+    return runs[daily_job.name], days, runs[analytics_job.name]
+
+
+def _analytics_requests(
+    cursor: DayRunsCursor, held: set[str], analysing: set[str], now: float
+) -> list[RunRequest]:
+    """For each shard, an analytics run of its earliest day due, unless that day shard is held
+    (its shard run active, requested or backing off), the shard has an analytics run active (a
+    day's events continue the day before's), or that day shard's ran within the interval."""
+    interval = get_settings().analytics_interval_seconds
+    cursor.forget_old_starts(now, interval)
+    busy = {day_and_shard(p)[1] for p in analysing}
+    earliest: dict[str, str] = {}
+    for key in sorted(cursor.analytics_due):
+        earliest.setdefault(day_and_shard(key)[1], key)
+    requests = []
+    for shard, key in sorted(earliest.items()):
+        if key in held or shard in busy or cursor.analytics_wait(key, now, interval) > 0:
+            continue
+        requests.append(
+            RunRequest(
+                job_name=analytics_job.name, partition_key=key, tags={TRIGGER: "shard_merged"}
+            )
+        )
+        cursor.analytics_started[key] = now
+    return requests
 
 
 def _failed_recently(context: SensorEvaluationContext, now: float) -> set[str]:
@@ -309,8 +332,9 @@ def staged_partitions_sensor(
 ) -> SensorResult | SkipReason:
     """Start each day's runs in order: a daily_job run per site shard with work waiting; once
     none of the day's shard runs is active, a county_job run if shard partials were written
-    since its county totals (by any run: backfills too); then an analytics_job run (one at a
-    time, earliest day first, at most every ENERGY_ANALYTICS_INTERVAL_SECONDS a day).
+    since its county totals (by any run: backfills too); and per shard whose cleaned readings
+    were written since its analytics, an analytics_job run (one at a time per shard, earliest
+    day first, at most every ENERGY_ANALYTICS_INTERVAL_SECONDS per day shard).
 
     Work waiting: staged rows (staging/readings/ holds only unmerged rows, so it is itself the
     to-do list), or gold older than the shard's silver after a run that failed between the two.
@@ -348,17 +372,8 @@ def staged_partitions_sensor(
         )
         busy_days.add(day)
 
-    interval = get_settings().analytics_interval_seconds
-    cursor.forget_old_starts(now, interval)
-    ready = sorted(set(cursor.analytics_due) - set(cursor.county_due) - busy_days - backoff)
-    if ready and not analysing and cursor.analytics_wait(ready[0], now, interval) == 0:
-        day = ready[0]  # one at a time, in date order: a day's events continue the day before's
-        requests.append(
-            RunRequest(
-                job_name=analytics_job.name, partition_key=day, tags={TRIGGER: "county_updated"}
-            )
-        )
-        cursor.analytics_started[day] = now
+    merging = {str(day_shard_key(d, s)) for d, s in shard_work}
+    requests += _analytics_requests(cursor, held | merging, analysing, now)
 
     if not requests:
         waiting = len(shard_work) + len(cursor.county_due) + len(cursor.analytics_due)

@@ -1,6 +1,5 @@
-"""The day-partitioned datasets: where each lives in S3 and DynamoDB, and its schema. Silver,
-SITE_DAILY, DEVICE_DAILY and COUNTY_5MIN_PARTIALS have one object per site shard of a day; the
-others one per day."""
+"""The day-partitioned datasets: where each lives in S3 and DynamoDB, and its schema. COUNTY_5MIN
+has one object per day; the others one per site shard of a day."""
 
 from __future__ import annotations
 
@@ -29,6 +28,7 @@ DEVICE_DAILY = DayDataset(
     schemas.DEVICE_DAILY,
     serving.device_daily_items,
 )
+SITE_BASELINE = DayDataset(c.GOLD_SITE_BASELINE_PREFIX, None, schemas.SITE_BASELINE, None)
 UNDERPERFORMANCE = DayDataset(
     c.GOLD_UNDERPERFORMANCE_PREFIX,
     c.UNDERPERFORMANCE_TABLE,

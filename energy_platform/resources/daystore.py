@@ -56,19 +56,20 @@ def sync_day(
     new: pd.DataFrame,
     old: pd.DataFrame | None,
     lake: LakeStorage,
-    tables: DynamoTables,
+    tables: DynamoTables | None,
     rewrite: pd.Series | None = None,
     shard: str | None = None,
 ) -> SyncStats:
     """Make the day's (or the day's shard's) DynamoDB items and S3 object equal `new`.
 
     `rewrite`: rows of `new` whose items are put even if `old` had them (see `changes`).
+    `tables`: None for a dataset kept in S3 only.
 
     DynamoDB first, S3 last: the S3 partition is what the next run diffs against, so a run
     killed half-way is completed by re-running it, never left with missing items.
     """
     puts = deletes = calls = 0
-    if dataset.table is not None and dataset.to_items is not None:
+    if tables is not None and dataset.table is not None and dataset.to_items is not None:
         pk, sk = c.TABLE_KEYS[dataset.table]
         old_items = None if old is None else dataset.to_items(old)
         diff = changes(old_items, dataset.to_items(new), [pk, sk], rewrite)

@@ -30,6 +30,21 @@ GROUP BY ALL
 ORDER BY {c.COUNTY}, {c.WINDOW_START}
 """
 
+_COUNTY_5MIN_OF_SHARDS_SQL = f"""
+SELECT
+    {c.COUNTY},
+    {c.WINDOW_START},
+    sum({c.READING_COUNT}) AS {c.READING_COUNT},
+    sum({c.ANOMALY_COUNT}) AS {c.ANOMALY_COUNT},
+    sum({c.SITE_COUNT}) AS {c.SITE_COUNT},
+    sum({c.GENERATED_SUM}) AS {c.GENERATED_SUM},
+    sum({c.CONSUMED_SUM}) AS {c.CONSUMED_SUM},
+    sum({c.NET}) AS {c.NET}
+FROM partials
+GROUP BY ALL
+ORDER BY {c.COUNTY}, {c.WINDOW_START}
+"""
+
 _SITE_DAILY_SQL = f"""
 SELECT
     {c.SITE_ID},
@@ -66,6 +81,14 @@ def recompute_aggregates_sql(
         county = _conform(con.sql(_COUNTY_5MIN_SQL).to_arrow_table(), schemas.COUNTY_5MIN)
         daily = _conform(con.sql(_SITE_DAILY_SQL).to_arrow_table(), schemas.SITE_DAILY)
     return county, daily
+
+
+def county_5min_of_shards_sql(partials: pd.DataFrame) -> pd.DataFrame:
+    """county_5min from the site shards' county_5min partials (sites are in one shard each, so
+    every column, distinct sites too, is a sum), in DuckDB SQL."""
+    with connection() as con:
+        con.register("partials", partials)
+        return _conform(con.sql(_COUNTY_5MIN_OF_SHARDS_SQL).to_arrow_table(), schemas.COUNTY_5MIN)
 
 
 def _normalized_keys(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

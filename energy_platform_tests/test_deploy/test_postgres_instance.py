@@ -161,9 +161,10 @@ def test_pipeline_run_history_on_the_emulator_is_in_postgres(
     daily = [r for job in DAY_JOBS for r in production_instance.get_runs(RunsFilter(job_name=job))]
     assert len(ingest) == len(stats.ingest_runs)
     assert {r.status for r in ingest + daily} == {DagsterRunStatus.SUCCESS}
-    partitions = sorted(stats.daily_runs)  # day|shard of daily_job, the day of the others
+    partitions = sorted(stats.daily_runs)  # day|shard, but the day of county_job
     assert sorted(r.tags["dagster/partition"] for r in daily) == partitions
     assert sorted(stats.partitions_of("county_job")) == [LATE_DAY, DAY]
+    assert sorted(stats.partitions_of("analytics_job")) == sorted(stats.partitions_of("daily_job"))
     ingest_ids = {r.run_id for r in ingest}
     daily_ids = {r.run_id for r in daily}
     for run_id in ingest_ids | daily_ids:
@@ -211,7 +212,7 @@ def test_pipeline_run_history_on_the_emulator_is_in_postgres(
             (all_ids,),
         )
         assert cur.fetchall() == [
-            ("analytics_job", "SUCCESS", 2),
+            ("analytics_job", "SUCCESS", len(shards)),
             ("county_job", "SUCCESS", 2),
             ("daily_job", "SUCCESS", len(shards)),
             ("ingest_job", "SUCCESS", len(ingest_ids)),
@@ -244,7 +245,7 @@ def test_pipeline_run_history_on_the_emulator_is_in_postgres(
         assert sum(checks.values()) == len(stats.check_results)
         assert checks[("accounting_per_file", "SUCCEEDED")] == len(ingest_ids)
         assert checks[("county_5min_reconciles", "SUCCEEDED")] == 2  # a day each
-        for name in ("site_daily_reconciles", "values_in_range"):  # a shard of a day each
+        for name in ("site_daily_reconciles", "county_5min_partials_reconcile", "values_in_range"):
             assert checks[(name, "SUCCEEDED")] == len(shards), name
 
 

@@ -1,8 +1,8 @@
 """Analytics through the real platform: six simulated days of six sites (three in each of two
-counties, the fewest peers a site is judged with) land in raw/, the three judged days one at a
-time, with two planted faults; the sensors and runs yield device_daily, the site baselines and
-exactly the planted sites' underperformance events, each alerted once when it starts. Three
-days of history are the least a site is judged on."""
+counties, all in one site shard: the fewest peers a site is judged with) land in raw/, the
+three judged days one at a time, with two planted faults; the sensors and runs yield
+device_daily, the site baselines and exactly the planted sites' underperformance events, each
+alerted once when it starts. Three days of history are the least a site is judged on."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from dagster import instance_for_test, materialize
 
@@ -24,28 +25,34 @@ from energy_platform.tools.simulate import (
     encode_batch,
     generate_batch,
 )
+from energy_platform.transforms.shards import site_shards
 from energy_platform_tests.harness import DrainStats, drain, platform_defs
 from energy_platform_tests.lake_view import LakeView
 from energy_platform_tests.test_reliability.support import AlertInbox
 
 pytestmark = pytest.mark.slow
 
-FLEET = 30
-SITES = ("site-0001", "site-0011", "site-0021", "site-0003", "site-0013", "site-0023")
-"""Doña Ana and St. Mary's (sites are dealt to the ten counties in turn)."""
+FLEET = 200
+COUNTIES = 10
+"""Sites are dealt to the ten counties in turn: site-0001 in Doña Ana, site-0003 in St. Mary's."""
 FIRST = datetime(2024, 6, 1, tzinfo=UTC)
 DAYS = 6
 HISTORY = 3
-FAULTS = (
-    Fault(FaultKind.DEAD_SITE, "site-0003", FIRST + timedelta(days=HISTORY)),
-    Fault(FaultKind.STEP_FAILURE, "site-0011", FIRST + timedelta(days=HISTORY + 1), severity=0.5),
-)
 
 
-def _upload_day(config: SimulationConfig, n: int) -> None:
+def _peers_in_one_shard(settings: Settings) -> list[str]:
+    """Three Doña Ana and three St. Mary's sites, all in site-0001's shard."""
+    ids = pd.Series([f"site-{n:04d}" for n in range(1, FLEET + 1)])
+    shard = site_shards(ids, settings.site_shards)
+    county = (ids.str[5:].astype(int) - 1) % COUNTIES
+    same = shard == shard.iloc[0]
+    return [*ids[same & (county == 0)][:3], *ids[same & (county == 2)][:3]]
+
+
+def _upload_day(config: SimulationConfig, sites: list[str], n: int) -> None:
     """Day `n`: the six sites' 288 readings each in one raw object."""
     records = generate_batch(config, n, FIRST + timedelta(days=n + 1, seconds=-1))
-    extension, body = encode_batch(records.loc[records[c.SITE_ID].isin(SITES)], "jsonl")
+    extension, body = encode_batch(records.loc[records[c.SITE_ID].isin(sites)], "jsonl")
     LakeStorage().put_bytes(f"raw/analytics/day-{n}.{extension}", body)
 
 
@@ -53,22 +60,27 @@ def test_simulated_days_yield_device_stats_and_the_planted_underperformance(
     platform_env: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lake, inbox = LakeView(platform_env), AlertInbox(platform_env)
+    sites = _peers_in_one_shard(platform_env)
+    faults = (
+        Fault(FaultKind.DEAD_SITE, sites[3], FIRST + timedelta(days=HISTORY)),
+        Fault(FaultKind.STEP_FAILURE, sites[1], FIRST + timedelta(days=HISTORY + 1), severity=0.5),
+    )
     config = SimulationConfig(
         records=FLEET * 86_400 // READING_INTERVAL_S,
         sites=FLEET,
         fmt="jsonl",
         anomaly_rate=0.01,
         seed=21,
-        faults=FAULTS,
+        faults=faults,
     )
     config = replace(config, start=FIRST)
     defs, stats = platform_defs(), DrainStats()
     with instance_for_test() as instance:
         for n in range(HISTORY):
-            _upload_day(config, n)
+            _upload_day(config, sites, n)
         drain(instance, stats, defs)
         for n in range(HISTORY, DAYS):  # the judged days in order, as they would arrive
-            _upload_day(config, n)
+            _upload_day(config, sites, n)
             drain(instance, stats, defs)
     assert stats.failed_runs == 0 and stats.failed_checks == []
 
@@ -90,11 +102,11 @@ def test_simulated_days_yield_device_stats_and_the_planted_underperformance(
     assert len(lake.items(c.DEVICE_DAILY_TABLE)) == len(devices)
 
     baseline = lake.parquet(c.GOLD_SITE_BASELINE_PREFIX)
-    assert baseline[c.SITE_ID].nunique() == len(SITES)
+    assert baseline[c.SITE_ID].nunique() == len(sites)
 
     events = lake.parquet(c.GOLD_UNDERPERFORMANCE_PREFIX)
-    assert set(events[c.SITE_ID]) == {f.site_id for f in FAULTS}
-    for fault in FAULTS:
+    assert set(events[c.SITE_ID]) == {f.site_id for f in faults}
+    for fault in faults:
         mine = events.loc[events[c.SITE_ID] == fault.site_id]
         assert mine[c.EVENT_START].nunique() == 1, mine  # one event across the days it spans
         assert mine[c.EVENT_START].min() >= fault.start
@@ -103,7 +115,7 @@ def test_simulated_days_yield_device_stats_and_the_planted_underperformance(
 
     alerts = [a for a in inbox.new() if a["kind"] == "underperformance"]
     alerted = sorted(e[c.SITE_ID] for a in alerts for e in a["events"])
-    assert alerted == sorted(f.site_id for f in FAULTS)  # once each, when the event starts
+    assert alerted == sorted(f.site_id for f in faults)  # once each, when the event starts
 
     monkeypatch.chdir(tmp_path)
     assert materialize([energy_report], resources={"lake": LakeStorage()}).success

@@ -124,7 +124,7 @@ def test_each_failed_check_sends_one_check_failed_alert(platform_env: Settings) 
         _corrupt_partition(lake, c.partition_object(c.GOLD_SITE_DAILY_PREFIX, date, shard))
         _corrupt_partition(lake, c.partition_object(c.GOLD_COUNTY_5MIN_PREFIX, date))
         # Only the gold checks (the whole runs would first rebuild gold, healing it): the site
-        # days' in s1's shard run, the county windows' in the day's analytics run.
+        # days' in s1's shard run, the county windows' in the day's county run.
         check_stats = DrainStats()
         runs = {}
         for job, partition, asset, check in (
@@ -134,7 +134,7 @@ def test_each_failed_check_sends_one_check_failed_alert(platform_env: Settings) 
                 "site_daily_aggregates",
                 "site_daily_reconciles",
             ),
-            ("analytics_job", date, "county_5min_aggregates", "county_5min_reconciles"),
+            ("county_job", date, "county_5min_aggregates", "county_5min_reconciles"),
         ):
             result = defs.resolve_job_def(job).execute_in_process(
                 partition_key=partition,

@@ -1,7 +1,6 @@
 """Gold: site days, device days and county partial sums per site shard of a UTC day, from that
 shard's cleaned readings; the day's county 5-minute windows as the sum of its shards'."""
 
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +13,6 @@ from dagster import (
     AssetsDefinition,
     MaterializeResult,
     MetadataValue,
-    MultiToSingleDimensionPartitionMapping,
     asset,
 )
 
@@ -23,7 +21,7 @@ from energy_platform.defs.assets import keys
 from energy_platform.defs.assets.policies import AWS_RETRY, DATA_FRESHNESS
 from energy_platform.defs.metadata import column_schema, s3_location, table_metadata
 from energy_platform.defs.partitions import (
-    DATE,
+    ALL_SHARDS_OF_THE_DAY,
     daily_partitions,
     day_and_shard,
     day_shard_key,
@@ -37,13 +35,6 @@ from energy_platform.resources.notify import BATCH_ANOMALIES
 from energy_platform.transforms.aggregate import combine_county_5min, county_5min, site_daily
 from energy_platform.transforms.device_stats import device_daily
 from energy_platform.transforms.frames import to_frame
-
-# Dagster 1.13 marks MultiToSingleDimensionPartitionMapping beta (it warns once built), the one
-# mapping from date x shard partitions to a day; that one message, and only it, is silenced.
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message="Class `MultiToSingleDimensionPartitionMapping`")
-    ALL_SHARDS_OF_THE_DAY = MultiToSingleDimensionPartitionMapping(partition_dimension_name=DATE)
-"""A day partition depends on every site shard of that day."""
 
 
 def _metadata(
