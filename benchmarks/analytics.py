@@ -18,6 +18,7 @@ Scoring, per fault kind:
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -35,36 +36,50 @@ FIRST = datetime(2024, 5, 25, tzinfo=UTC)
 
 
 def detect_month(
-    sites: int, days: int, faults: tuple, seed: int, params
+    sites: int, days: int, faults: tuple, seed: int, params, shards: int
 ) -> tuple[pd.DataFrame, float, float]:
-    """Every day's event segments, and the detector's wall and CPU seconds (simulation excluded)."""
+    """Every day's event segments, and the detector's wall and CPU seconds (simulation excluded).
+
+    Each day runs per site shard as the platform's analytics runs do: a shard's baseline from
+    its own trailing days, its events against it, so a site's peers are its county's sites in
+    its shard."""
+    from energy_platform import contract as c
     from energy_platform.tools.simulate import fleet_readings
     from energy_platform.transforms.baseline import site_baseline
+    from energy_platform.transforms.shards import site_shards
     from energy_platform.transforms.underperformance import underperformance
+
+    def split(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        return dict(tuple(frame.groupby(site_shards(frame[c.SITE_ID], shards))))
+
+    def shard_day(
+        recent: list[dict[str, pd.DataFrame]],
+        day: dict[str, pd.DataFrame],
+        date: str,
+        previous: dict[str, pd.DataFrame],
+    ) -> dict[str, pd.DataFrame]:
+        events = {}
+        for shard, readings in day.items():
+            history = [h[shard] for h in recent if shard in h]
+            baseline = site_baseline(pd.concat(history, ignore_index=True), params)
+            events[shard] = underperformance(readings, baseline, previous.get(shard), date, params)
+        return events
 
     history = params.history_days
     frames = [
-        fleet_readings(sites, FIRST + timedelta(days=d), 1, seed, faults) for d in range(history)
+        split(fleet_readings(sites, FIRST + timedelta(days=d), 1, seed, faults))
+        for d in range(history)
     ]
-    segments, wall, cpu, previous = [], 0.0, 0.0, None
+    segments, wall, cpu, previous = [], 0.0, 0.0, {}
     for d in range(history, history + days):
-        day = fleet_readings(sites, FIRST + timedelta(days=d), 1, seed, faults)
+        day = split(fleet_readings(sites, FIRST + timedelta(days=d), 1, seed, faults))
         date = (FIRST + timedelta(days=d)).strftime("%Y-%m-%d")
-
-        def one(
-            recent: list[pd.DataFrame] = frames[-history:],
-            day: pd.DataFrame = day,
-            date: str = date,
-            previous: pd.DataFrame | None = previous,
-        ) -> pd.DataFrame:
-            baseline = site_baseline(pd.concat(recent, ignore_index=True), params)
-            return underperformance(day, baseline, previous, date, params)
-
-        previous, t = timed(one)
+        previous, t = timed(partial(shard_day, frames[-history:], day, date, previous))
         wall, cpu = wall + t.wall, cpu + t.cpu
-        segments.append(previous)
+        found = pd.concat(previous.values(), ignore_index=True)
+        segments.append(found)
         frames = [*frames[1 - history :], day]
-        progress(f"analytics: {date}: {len(previous)} event segments")
+        progress(f"analytics: {date}: {len(found)} event segments over {len(day)} shards")
     return pd.concat(segments, ignore_index=True), wall, cpu
 
 
@@ -125,7 +140,9 @@ def score(segments: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def run(sites: int = 500, days: int = 30, per_kind: int = 20, seed: int = 21) -> list[Figure]:
+def run(
+    sites: int = 500, days: int = 30, per_kind: int = 20, seed: int = 21, shards: int = 4
+) -> list[Figure]:
     from energy_platform.settings import get_settings
     from energy_platform.tools.faults import plant_faults
     from energy_platform.tools.simulate import site_table
@@ -136,11 +153,11 @@ def run(sites: int = 500, days: int = 30, per_kind: int = 20, seed: int = 21) ->
     faults = plant_faults(ids, start, days, per_kind, seed)
     progress(f"analytics: {sites} sites, {days} days, {len(faults)} planted faults")
     rss_before = peak_rss_mb()
-    segments, wall, cpu = detect_month(sites, days, faults, seed, params)
+    segments, wall, cpu = detect_month(sites, days, faults, seed, params, shards)
     rss = peak_rss_mb()
     truth = onsets(sites, params.history_days + days, faults, params.ratio)
     scores = score(segments, truth)
-    bench = f"analytics[{sites} sites x {days} days, {len(faults)} faults]"
+    bench = f"analytics[{sites} sites in {shards} shards x {days} days, {len(faults)} faults]"
     figures = []
     for row in scores.itertuples():
         precision_min, recall_min = TARGETS.get(row.kind, (None, None))

@@ -84,7 +84,7 @@ def underperformance(
         **{
             c.START: start,
             c.END: pd.to_datetime(r["epoch"].to_numpy()[last] + SLOT_SECONDS, unit="s", utc=True),
-            c.EVENT_START: start.where(~continued, runs[c.SITE_ID].map(carried)),
+            c.EVENT_START: start.where(~continued, carried.reindex(runs[c.SITE_ID]).values),
             c.DATE: date,
             c.ENERGY_LOST: runs[c.EXPECTED] - runs[c.ACTUAL],
             c.PERFORMANCE_RATIO: runs[c.ACTUAL] / runs[c.EXPECTED],

@@ -140,3 +140,25 @@ def test_an_event_is_new_once() -> None:
     shifted = shifted.assign(**{c.EVENT_START: shifted[c.START]})
     assert new_events(shifted, first).empty  # late data moved its start: still the same event
     assert new_events(second, None).empty  # continued from the day before
+
+
+def test_an_event_closed_the_day_before_starts_anew() -> None:
+    first = _judge((Fault(FaultKind.DEAD_SITE, "site-0005", FIRST + timedelta(days=7)),), days=2)
+    day7, day8 = (first.loc[first[c.DATE] == _day(n)] for n in (7, 8))
+    assert (day8[c.EVENT_START] == day7[c.EVENT_START].min()).all()  # continued while open
+    readings = fleet_readings(
+        SITES,
+        FIRST,
+        9,
+        seed=3,
+        faults=(Fault(FaultKind.DEAD_SITE, "site-0005", FIRST + timedelta(days=7)),),
+    )
+    day = readings[c.TS].dt.floor("D")
+    start = FIRST + timedelta(days=8)
+    baseline = site_baseline(
+        readings.loc[(day >= FIRST + timedelta(days=1)) & (day < start)], PARAMS
+    )
+    closed = day7.assign(**{c.OPEN: False})  # a previous day with no event still open
+    anew = underperformance(readings.loc[day == start], baseline, closed, _day(8), PARAMS)
+    assert set(anew[c.SITE_ID]) == {"site-0005"}
+    assert anew[c.EVENT_START].min() == anew[c.START].min() >= day7[c.END].max()
