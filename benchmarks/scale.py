@@ -12,10 +12,13 @@ deployment sized for the largest would run):
    part of their day) lands in raw/; raw_files_sensor and staged_partitions_sensor are ticked
    and their runs executed the same way (ingest, one run per touched shard, the county run),
    with DynamoDB writes sent to the emulator.
-Each run's wall time and peak RSS (its own VmHWM, which it reports as it ends) are measured. The day's one
-analytics run follows the first build (it reads the fleet's whole day; with no earlier days
-its baseline is empty); the new file is followed by none (ENERGY_ANALYTICS_INTERVAL_SECONDS is
-a day here: analytics rerun at most every interval, never per file).
+Each run's wall time and peak RSS (its own VmHWM, which it reports as it ends) are measured.
+Each site shard's analytics run follows the first build (with no earlier days its baseline is
+empty); the new file is followed by none (ENERGY_ANALYTICS_INTERVAL_SECONDS is a day here:
+analytics rerun at most every interval, never per file).
+3. **analytics with history**: one shard's cleaned day is copied to the `history_days` days
+   before it, and that day shard's analytics run executes once more, reading a full history as
+   it does every day in production (the largest analytics run a fleet of that size has).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +165,28 @@ def _land_new_file(sites: int) -> str:
     return key
 
 
+def _analytics_with_history(shards: int, tmp: Path) -> Run:
+    """Copy shard 0's cleaned day, its timestamps moved back, to each of the days before it,
+    then run that day shard's analytics."""
+    from dagster import RunRequest
+
+    from energy_platform import contract as c
+    from energy_platform.resources import datasets
+    from energy_platform.resources.s3 import LakeStorage
+    from energy_platform.settings import get_settings
+    from energy_platform.transforms.frames import to_table
+    from energy_platform.transforms.shards import shard_keys
+
+    lake, shard, date = LakeStorage(), shard_keys(shards)[0], DAY.date()
+    day = datasets.READINGS.read(lake, date.isoformat(), shard)
+    for back in range(1, get_settings().analytics.history_days + 1):
+        earlier = day.assign(**{c.TS: day[c.TS] - timedelta(days=back)})
+        key = datasets.READINGS.key((date - timedelta(days=back)).isoformat(), shard)
+        lake.write_parquet(key, to_table(earlier, datasets.READINGS.schema))
+    request = RunRequest(job_name="analytics_job", partition_key=f"{date.isoformat()}|{shard}")
+    return _execute(request, False, tmp)
+
+
 def _fleet(sites: int, shards: int) -> dict[str, object]:
     with emulated_platform(f"scale{sites}") as _, tempfile.TemporaryDirectory() as tmp:
         os.environ.update(
@@ -178,7 +203,10 @@ def _fleet(sites: int, shards: int) -> dict[str, object]:
         _land_new_file(sites)
         progress(f"scale[{sites:,} sites]: one new file of {NEW_FILE_READINGS:,} readings")
         new, new_wall = _drive(stats, False, Path(tmp))
+        progress(f"scale[{sites:,} sites]: one shard's analytics over a full history")
+        history = _analytics_with_history(shards, Path(tmp))
     return {
+        "history": history,
         "readings": readings,
         "first": first,
         "first_wall": first_wall,
@@ -198,7 +226,10 @@ def run(fleets: tuple[int, ...] = FLEETS, shards: int = SHARDS) -> list[Figure]:
         f = _fleet(sites, shards)
         bench = f"scale[{sites:,} sites, {shards} shards]"
         first, new = f["first"], f["new"]
-        peak = max(r.peak_rss_mib for r in first + new)
+        history: Run = f["history"]
+        if not history.success:
+            raise RuntimeError(f"the analytics run over a full history failed: {history}")
+        peak = max(r.peak_rss_mib for r in [*first, *new, history])
         new_cost[sites] = sum(r.seconds for r in new)
         figures += [
             Figure(bench, "readings in the day", f["readings"]),
@@ -226,6 +257,14 @@ def run(fleets: tuple[int, ...] = FLEETS, shards: int = SHARDS) -> list[Figure]:
                 sum(r.dynamodb_items for r in new),
                 note="sent to the emulator",
             ),
+            Figure(
+                bench,
+                "analytics with history wall",
+                round(history.seconds, 1),
+                "s",
+                note="one day shard, with a full history of days before it",
+            ),
+            Figure(bench, "analytics with history RSS", round(history.peak_rss_mib), "MiB"),
             Figure(
                 bench,
                 "peak RSS of a run",

@@ -54,8 +54,9 @@ class Settings:
     shard with new rows. Fixed for a deployment's life (a site's shard is its id's CRC-32 modulo
     this); docs/CAPACITY.md says how many for a fleet."""
     analytics_interval_seconds: float = 900.0
-    """A day's analytics (site baseline, underperformance) rerun at most this often while its
-    data keeps changing (`ENERGY_ANALYTICS_INTERVAL_SECONDS`; they read the whole fleet's day)."""
+    """A day shard's analytics (site baseline, underperformance) rerun at most this often while
+    its data keeps changing (`ENERGY_ANALYTICS_INTERVAL_SECONDS`; they read the shard's trailing
+    days, and an event an hour late is still found the day it starts)."""
     analytics: AnalyticsParams = field(default_factory=AnalyticsParams)
     """Site baselines and underperformance (`ENERGY_UNDERPERFORMANCE_*`, docs/ANOMALIES.md)."""
 
