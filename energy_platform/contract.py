@@ -25,9 +25,10 @@ SHARD_LAYOUT_KEY: Final = "silver/_layout.json"
 to merge (sites would move between shards and be counted twice)."""
 REPORT_KEY: Final = "reports/energy_report.html"
 PARTITION_FILE: Final = "part-0.parquet"
-"""The one file of a day partition `date=YYYY-MM-DD/` of a whole-day dataset (county_5min,
-site_baseline, underperformance). Site-sharded datasets (silver, site_daily, device_daily)
-hold one file per shard instead, `part-<shard>.parquet`: a reader takes every file of the day."""
+"""The one file of a day partition `date=YYYY-MM-DD/` of a whole-day dataset (county_5min).
+Site-sharded datasets (silver, site_daily, device_daily, county_5min_partials, site_baseline,
+underperformance) hold one file per shard instead, `part-<shard>.parquet`: a reader takes every
+file of the day."""
 
 SUPPORTED_EXTENSIONS: Final = (".json", ".jsonl", ".ndjson", ".csv")
 GZIP_EXTENSION: Final = ".gz"
