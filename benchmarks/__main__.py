@@ -89,11 +89,13 @@ def _api(quick: bool, repeat: int) -> list[Figure]:
 
 
 def _analytics(quick: bool, repeat: int) -> list[Figure]:
-    from benchmarks import analytics
+    from benchmarks import analytics, analytics_month
 
     if quick:
-        return analytics.run(sites=100, days=10, per_kind=5)
-    return analytics.run(sites=500, days=30, per_kind=25)
+        return analytics.run(sites=100, days=10, per_kind=5) + analytics_month.run(
+            sites=200, days=3, per_kind=2
+        )
+    return analytics.run(sites=500, days=30, per_kind=25) + analytics_month.run()
 
 
 def _scale(quick: bool, repeat: int) -> list[Figure]:

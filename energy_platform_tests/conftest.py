@@ -9,8 +9,13 @@ from pathlib import Path
 import pytest
 
 from energy_platform.local.emulator import LOCAL_CREDENTIALS, MotoServer, free_port
-from energy_platform.settings import Settings
+from energy_platform.settings import SITE_SHARDS_ENV, Settings
 from energy_platform_tests.namespaces import fresh_namespace
+
+# Two site shards rather than the default four: every test still spreads a day over several
+# shard runs, with half the runs per day to wait for. Set here, before the definitions are
+# imported (their partitions are made from it); subprocesses (the dev server) inherit it.
+os.environ.setdefault(SITE_SHARDS_ENV, "2")
 
 WAIT_ENV = "ENERGY_RAW_EVENTS_WAIT_SECONDS"
 ANALYTICS_INTERVAL_ENV = "ENERGY_ANALYTICS_INTERVAL_SECONDS"
