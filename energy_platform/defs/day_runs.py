@@ -6,14 +6,19 @@ It follows materializations, not runs, so whatever wrote a shard (a sensor's run
 daily_job or of the assets, a re-execution from the UI) is followed up the same way. A day is due
 for a county run once one of its shards' county partials was materialized after its county
 totals were (storage ids order events); a day shard is due for analytics once its cleaned
-readings were materialized after its underperformance events. Each stops being due only when
-that later materialization happens, so a failed run is simply requested again.
+readings, or those of one of the shard's `history_days` days before it, were materialized after
+its underperformance events. Each stops being due only when that later materialization happens,
+so a failed run is simply requested again.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import date as Date
+from datetime import timedelta
+
+from energy_platform.defs.partitions import day_shard_key
 
 
 @dataclass
@@ -27,6 +32,8 @@ class DayRunsCursor:
     by analytics."""
     analytics_started: dict[str, float] = field(default_factory=dict)
     """Day shard -> when its latest analytics run was requested (kept for one interval)."""
+    newest: dict[str, str] = field(default_factory=dict)
+    """Shard -> the latest day whose cleaned readings were written."""
 
     @classmethod
     def load(cls, raw: str | None) -> DayRunsCursor:
@@ -42,9 +49,17 @@ class DayRunsCursor:
         if self.county_due.get(day, storage_id) < storage_id:
             del self.county_due[day]
 
-    def readings_written(self, day_shard: str, storage_id: int) -> None:
-        due = self.analytics_due.get(day_shard, storage_id)
-        self.analytics_due[day_shard] = max(due, storage_id)
+    def readings_written(self, day: str, shard: str, storage_id: int, history_days: int) -> None:
+        """The day shard's analytics are due, and so are the shard's next `history_days` days'
+        up to its newest: their baselines read this day, and their events continue its events,
+        so late data leaves them as a clean recomputation would."""
+        self.newest[shard] = newest = max(self.newest.get(shard, day), day)
+        for k in range(history_days + 1):
+            later = (Date.fromisoformat(day) + timedelta(days=k)).isoformat()
+            if later > newest:
+                break
+            key = str(day_shard_key(later, shard))
+            self.analytics_due[key] = max(self.analytics_due.get(key, storage_id), storage_id)
 
     def analytics_written(self, day_shard: str, storage_id: int) -> None:
         if self.analytics_due.get(day_shard, storage_id) < storage_id:

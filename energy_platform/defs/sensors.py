@@ -234,8 +234,9 @@ def _follow_materializations(
         cursor.partials_written(day_of(key), sid)
     for key, sid in _new_materializations(context, cursor, keys.COUNTY_5MIN_AGGREGATES, now):
         cursor.county_written(key, sid)
+    history_days = get_settings().analytics.history_days
     for key, sid in _new_materializations(context, cursor, keys.CLEANED_READINGS, now):
-        cursor.readings_written(key, sid)
+        cursor.readings_written(*day_and_shard(key), sid, history_days)
     for key, sid in _new_materializations(context, cursor, keys.UNDERPERFORMANCE_EVENTS, now):
         cursor.analytics_written(key, sid)
 

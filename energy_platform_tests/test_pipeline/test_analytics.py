@@ -2,7 +2,8 @@
 counties, all in one site shard: the fewest peers a site is judged with) land in raw/, the
 three judged days one at a time, with two planted faults; the sensors and runs yield
 device_daily, the site baselines and exactly the planted sites' underperformance events, each
-alerted once when it starts. Three days of history are the least a site is judged on."""
+alerted once when it starts, even after a day delivered again late re-runs the analytics of
+every day after it. Three days of history are the least a site is judged on."""
 
 from __future__ import annotations
 
@@ -49,11 +50,11 @@ def _peers_in_one_shard(settings: Settings) -> list[str]:
     return [*ids[same & (county == 0)][:3], *ids[same & (county == 2)][:3]]
 
 
-def _upload_day(config: SimulationConfig, sites: list[str], n: int) -> None:
+def _upload_day(config: SimulationConfig, sites: list[str], n: int, name: str = "day") -> None:
     """Day `n`: the six sites' 288 readings each in one raw object."""
     records = generate_batch(config, n, FIRST + timedelta(days=n + 1, seconds=-1))
     extension, body = encode_batch(records.loc[records[c.SITE_ID].isin(sites)], "jsonl")
-    LakeStorage().put_bytes(f"raw/analytics/day-{n}.{extension}", body)
+    LakeStorage().put_bytes(f"raw/analytics/{name}-{n}.{extension}", body)
 
 
 def test_simulated_days_yield_device_stats_and_the_planted_underperformance(
@@ -82,7 +83,15 @@ def test_simulated_days_yield_device_stats_and_the_planted_underperformance(
         for n in range(HISTORY, DAYS):  # the judged days in order, as they would arrive
             _upload_day(config, sites, n)
             drain(instance, stats, defs)
+        judged = len(stats.partitions_of("analytics_job"))
+        _upload_day(config, sites, 1, name="late")  # day 1 delivered again, after day 5
+        drain(instance, stats, defs)
     assert stats.failed_runs == 0 and stats.failed_checks == []
+    # The late day's analytics and those of every later day (their baselines read it) run again,
+    # in date order, and recompute what they had: same events, no second alert below.
+    (shard,) = set(site_shards(pd.Series(sites), platform_env.site_shards))
+    days = [(FIRST + timedelta(days=n)).strftime("%Y-%m-%d") for n in range(1, DAYS)]
+    assert stats.partitions_of("analytics_job")[judged:] == [f"{d}|{shard}" for d in days]
 
     devices = lake.parquet(c.GOLD_DEVICE_DAILY_PREFIX)
     silver = lake.parquet(c.SILVER_READINGS_PREFIX)
