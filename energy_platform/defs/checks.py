@@ -9,7 +9,9 @@ import pandas as pd
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
+    AssetChecksDefinition,
     AssetCheckSeverity,
+    AssetKey,
     MetadataValue,
     PreviewWarning,
     asset_check,
@@ -20,6 +22,7 @@ from energy_platform.defs.alerts import run_url
 from energy_platform.defs.assets import keys
 from energy_platform.defs.partitions import daily_partitions, day_and_shard, day_shard_partitions
 from energy_platform.resources import AlertNotifier, DynamoTables, LakeStorage, datasets, ledger
+from energy_platform.resources.daystore import DayDataset
 from energy_platform.settings import get_settings
 from energy_platform.transforms.reconcile import (
     county_5min_of_shards_sql,
@@ -235,18 +238,39 @@ def _recomputed_from_shard(
     return None if readings is None else recompute_aggregates_sql(readings)[which]
 
 
-@asset_check(
-    asset=keys.COUNTY_5MIN_PARTIALS,
-    partitions_def=day_shard_partitions,
-    description="Equal to an independent SQL recomputation (DuckDB) from the shard's cleaned "
-    "readings.",
+def _shard_reconcile(
+    name: str, asset: AssetKey, dataset: DayDataset, which: int, row_keys: list[str]
+) -> AssetChecksDefinition:
+    """A check that one day shard of `dataset` (county_5min partials: `which` 0, site_daily: 1)
+    equals its recomputation in SQL from the shard's cleaned readings."""
+
+    @asset_check(
+        name=name,
+        asset=asset,
+        partitions_def=day_shard_partitions,
+        description="Equal to an independent SQL recomputation (DuckDB) from the shard's cleaned "
+        "readings.",
+    )
+    def _check(
+        context: AssetCheckExecutionContext, lake: LakeStorage, alerts: AlertNotifier
+    ) -> AssetCheckResult:
+        stored = dataset.read(lake, *day_and_shard(context.partition_key))
+        expected = _recomputed_from_shard(context, lake, which)
+        return _reconcile(context, alerts, expected, stored, row_keys)
+
+    return _check
+
+
+county_5min_partials_reconcile = _shard_reconcile(
+    "county_5min_partials_reconcile",
+    keys.COUNTY_5MIN_PARTIALS,
+    datasets.COUNTY_5MIN_PARTIALS,
+    0,
+    [c.COUNTY, c.WINDOW_START],
 )
-def county_5min_partials_reconcile(
-    context: AssetCheckExecutionContext, lake: LakeStorage, alerts: AlertNotifier
-) -> AssetCheckResult:
-    stored = datasets.COUNTY_5MIN_PARTIALS.read(lake, *day_and_shard(context.partition_key))
-    expected = _recomputed_from_shard(context, lake, 0)
-    return _reconcile(context, alerts, expected, stored, [c.COUNTY, c.WINDOW_START])
+site_daily_reconciles = _shard_reconcile(
+    "site_daily_reconciles", keys.SITE_DAILY_AGGREGATES, datasets.SITE_DAILY, 1, [c.SITE_ID, c.DATE]
+)
 
 
 @asset_check(
@@ -265,20 +289,6 @@ def county_5min_reconciles(
     expected = None if partials.empty else county_5min_of_shards_sql(partials)
     stored = datasets.COUNTY_5MIN.read(lake, date)
     return _reconcile(context, alerts, expected, stored, [c.COUNTY, c.WINDOW_START])
-
-
-@asset_check(
-    asset=keys.SITE_DAILY_AGGREGATES,
-    partitions_def=day_shard_partitions,
-    description="Equal to an independent SQL recomputation (DuckDB) from the shard's cleaned "
-    "readings.",
-)
-def site_daily_reconciles(
-    context: AssetCheckExecutionContext, lake: LakeStorage, alerts: AlertNotifier
-) -> AssetCheckResult:
-    stored = datasets.SITE_DAILY.read(lake, *day_and_shard(context.partition_key))
-    expected = _recomputed_from_shard(context, lake, 1)
-    return _reconcile(context, alerts, expected, stored, [c.SITE_ID, c.DATE])
 
 
 @asset_check(
