@@ -30,7 +30,7 @@ from energy_platform.defs.partitions import (
     day_shard_partitions,
 )
 from energy_platform.resources import AlertNotifier, DynamoTables, LakeStorage, datasets
-from energy_platform.resources.daystore import sync_day
+from energy_platform.resources.daystore import DayDataset, sync_day
 from energy_platform.settings import get_settings
 from energy_platform.transforms.baseline import site_baseline
 from energy_platform.transforms.frames import to_frame
@@ -43,9 +43,10 @@ def _day(date: str, offset: int) -> str:
     return (Date.fromisoformat(date) + timedelta(days=offset)).isoformat()
 
 
-def _shard_readings(lake: LakeStorage, date: str, shard: str) -> pd.DataFrame:
-    found = datasets.READINGS.read(lake, date, shard)
-    return to_frame(datasets.READINGS.schema.empty_table()) if found is None else found
+def _read_shard(dataset: DayDataset, lake: LakeStorage, date: str, shard: str) -> pd.DataFrame:
+    """The day shard's rows of `dataset` (an empty frame of its schema when it has none)."""
+    found = dataset.read(lake, date, shard)
+    return to_frame(dataset.schema.empty_table()) if found is None else found
 
 
 @asset(
@@ -65,7 +66,9 @@ def site_baseline_asset(context: AssetExecutionContext, lake: LakeStorage) -> Ma
     """The shard's site baselines for the day from its previous days' cleaned readings."""
     date, shard = day_and_shard(context.partition_key)
     days = [_day(date, -k) for k in range(HISTORY_DAYS, 0, -1)]
-    history = pd.concat([_shard_readings(lake, d, shard) for d in days], ignore_index=True)
+    history = pd.concat(
+        [_read_shard(datasets.READINGS, lake, d, shard) for d in days], ignore_index=True
+    )
     baseline = site_baseline(history, get_settings().analytics)
     stats = sync_day(datasets.SITE_BASELINE, date, baseline, None, lake, None, shard=shard)
     return MaterializeResult(
@@ -98,11 +101,10 @@ def underperformance_events(
 ) -> MaterializeResult:
     """The shard's events of the day against its site baselines; alerts the new ones."""
     date, shard = day_and_shard(context.partition_key)
-    found = datasets.SITE_BASELINE.read(lake, date, shard)
-    baseline = to_frame(datasets.SITE_BASELINE.schema.empty_table()) if found is None else found
+    baseline = _read_shard(datasets.SITE_BASELINE, lake, date, shard)
     previous = datasets.UNDERPERFORMANCE.read(lake, _day(date, -1), shard)
     old = datasets.UNDERPERFORMANCE.read(lake, date, shard)
-    readings = _shard_readings(lake, date, shard)
+    readings = _read_shard(datasets.READINGS, lake, date, shard)
     events = underperformance(readings, baseline, previous, date, get_settings().analytics)
     starting = new_events(events, old)
     stats = sync_day(datasets.UNDERPERFORMANCE, date, events, old, lake, tables, shard=shard)
