@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date as Date
-from datetime import timedelta
 
-from energy_platform.defs.partitions import day_shard_key
+from energy_platform.defs.partitions import day_shard_key, shifted_day
 
 
 @dataclass
@@ -55,7 +53,7 @@ class DayRunsCursor:
         so late data leaves them as a clean recomputation would."""
         self.newest[shard] = newest = max(self.newest.get(shard, day), day)
         for k in range(history_days + 1):
-            later = (Date.fromisoformat(day) + timedelta(days=k)).isoformat()
+            later = shifted_day(day, k)
             if later > newest:
                 break
             key = str(day_shard_key(later, shard))

@@ -5,6 +5,8 @@ between them."""
 from __future__ import annotations
 
 import warnings
+from datetime import date as Date
+from datetime import timedelta
 
 from dagster import (
     DailyPartitionsDefinition,
@@ -67,6 +69,11 @@ def require_shard_layout(lake: LakeStorage) -> None:
 
 def day_shard_key(date: str, shard: str) -> MultiPartitionKey:
     return MultiPartitionKey({DATE: date, SHARD: shard})
+
+
+def shifted_day(date: str, days: int) -> str:
+    """The ISO date `days` days after `date` (before it when negative)."""
+    return (Date.fromisoformat(date) + timedelta(days=days)).isoformat()
 
 
 def day_of(partition_key: str) -> str:

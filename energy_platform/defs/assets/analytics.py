@@ -7,9 +7,6 @@ shard's days only (a shard's history, whatever the fleet's size). analytics_job 
 started by staged_partitions_sensor after the shard's daily run, at most every
 `ENERGY_ANALYTICS_INTERVAL_SECONDS` per shard of a day."""
 
-from datetime import date as Date
-from datetime import timedelta
-
 import pandas as pd
 from dagster import (
     AssetDep,
@@ -28,6 +25,7 @@ from energy_platform.defs.partitions import (
     SAME_SHARD_TRAILING_DAYS,
     day_and_shard,
     day_shard_partitions,
+    shifted_day,
 )
 from energy_platform.resources import AlertNotifier, DynamoTables, LakeStorage, datasets
 from energy_platform.resources.daystore import DayDataset, sync_day
@@ -37,10 +35,6 @@ from energy_platform.transforms.frames import to_frame
 from energy_platform.transforms.underperformance import new_events, underperformance
 
 HISTORY_DAYS = get_settings().analytics.history_days
-
-
-def _day(date: str, offset: int) -> str:
-    return (Date.fromisoformat(date) + timedelta(days=offset)).isoformat()
 
 
 def _read_shard(dataset: DayDataset, lake: LakeStorage, date: str, shard: str) -> pd.DataFrame:
@@ -65,7 +59,7 @@ def _read_shard(dataset: DayDataset, lake: LakeStorage, date: str, shard: str) -
 def site_baseline_asset(context: AssetExecutionContext, lake: LakeStorage) -> MaterializeResult:
     """The shard's site baselines for the day from its previous days' cleaned readings."""
     date, shard = day_and_shard(context.partition_key)
-    days = [_day(date, -k) for k in range(HISTORY_DAYS, 0, -1)]
+    days = [shifted_day(date, -k) for k in range(HISTORY_DAYS, 0, -1)]
     history = pd.concat(
         [_read_shard(datasets.READINGS, lake, d, shard) for d in days], ignore_index=True
     )
@@ -102,7 +96,7 @@ def underperformance_events(
     """The shard's events of the day against its site baselines; alerts the new ones."""
     date, shard = day_and_shard(context.partition_key)
     baseline = _read_shard(datasets.SITE_BASELINE, lake, date, shard)
-    previous = datasets.UNDERPERFORMANCE.read(lake, _day(date, -1), shard)
+    previous = datasets.UNDERPERFORMANCE.read(lake, shifted_day(date, -1), shard)
     old = datasets.UNDERPERFORMANCE.read(lake, date, shard)
     readings = _read_shard(datasets.READINGS, lake, date, shard)
     events = underperformance(readings, baseline, previous, date, get_settings().analytics)
