@@ -14,8 +14,10 @@ own emulator, provisioning, `dg dev` with the sensors on), then through its emul
 Latency = first successful read-back of all of a file's readings - end of its upload (polled
 every 0.25 s). Afterwards the Dagster instance's run records give where the time of the
 one-by-one files went: the sensor noticing the file, the run queue, starting the run's process,
-and the run's work up to the readings being readable. Stops everything with SIGINT to the
-process group, as Ctrl-C does.
+and the run's work up to the readings being readable; each phase's runs are counted per job,
+and every failed run is listed with its error. Once no run has been active for 20 s (the merges,
+county totals and analytics the files led to have finished), stops everything with SIGINT to
+the process group, as Ctrl-C does.
 
 For a quick check, the environment overrides the sizes: `ENERGY_BENCH_LATENCY_FILES` (files
 landed one by one) and `ENERGY_BENCH_LATENCY_LOAD_SECONDS` (length of the steady load), e.g.
@@ -118,6 +120,34 @@ class Platform:
                 return
             time.sleep(POLL_S)
         raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+    def active_runs(self) -> int:
+        """Runs queued or in progress, as the UI counts them (its GraphQL API)."""
+        query = (
+            "{ runsOrError(filter: {statuses: [QUEUED, NOT_STARTED, STARTING, STARTED]}) "
+            "{ ... on Runs { count } } }"
+        )
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.ui_port}/graphql",
+            data=json.dumps({"query": query}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return int(json.load(resp)["data"]["runsOrError"]["count"])
+
+    def settle(self, quiet_s: float = 20.0, timeout: float = 300.0) -> None:
+        """Wait until no run has been queued or in progress for `quiet_s` (longer than a tick
+        of staged_partitions_sensor), so stopping interrupts no run: the runs the files led to
+        (merges, county totals, analytics) all finish and count."""
+        deadline = time.monotonic() + timeout
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            if self.active_runs():
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= quiet_s:
+                return
+            time.sleep(1.0)
+        progress(f"latency: runs still active after {timeout:.0f} s; stopping anyway")
 
     def stop(self) -> None:
         for p in reversed(self.procs):
@@ -361,7 +391,8 @@ class RunTimes:
     starting: float | None
     started: float | None
     first_key: str
-    failed: bool = False
+    failure: str | None = None
+    """The failed run's first error (None: the run did not fail)."""
 
 
 def _run_times(dagster_home: Path) -> list[RunTimes]:
@@ -385,7 +416,9 @@ def _run_times(dagster_home: Path) -> list[RunTimes]:
                     starting[0].timestamp if starting else None,
                     record.start_time,
                     run.tags.get("energy/first_key", ""),
-                    run.status == DagsterRunStatus.FAILURE,
+                    _failure(instance, run.run_id)
+                    if run.status == DagsterRunStatus.FAILURE
+                    else None,
                 )
             )
         return out
@@ -394,6 +427,20 @@ def _run_times(dagster_home: Path) -> list[RunTimes]:
             os.environ.pop("DAGSTER_HOME", None)
         else:
             os.environ["DAGSTER_HOME"] = env
+
+
+def _failure(instance: Any, run_id: str) -> str:
+    """A failed run's first step error, or its run failure message."""
+    from dagster import DagsterEventType
+
+    events = instance.get_records_for_run(
+        run_id, of_type={DagsterEventType.STEP_FAILURE, DagsterEventType.RUN_FAILURE}
+    ).records
+    for e in events:
+        event = e.event_log_entry.dagster_event
+        if event.event_type == DagsterEventType.STEP_FAILURE:
+            return f"{event.step_key}: {event.step_failure_data.error.message.strip()}"
+    return events[0].event_log_entry.message if events else "no failure event"
 
 
 def _breakdown(files: list[Landed], runs: list[RunTimes]) -> list[tuple[str, float]]:
@@ -413,6 +460,13 @@ def _breakdown(files: list[Landed], runs: list[RunTimes]) -> list[tuple[str, flo
         for name, a, b in zip(stages, marks, marks[1:], strict=False):
             stages[name].append(b - a)
     return [(name, float(np.median(v))) for name, v in stages.items() if v]
+
+
+def _runs_by_job(bench: str, runs: list[RunTimes]) -> list[Figure]:
+    return [
+        Figure(bench, f"{job} runs", sum(r.job == job for r in runs))
+        for job in sorted({r.job for r in runs})
+    ]
 
 
 def _percentiles(
@@ -463,12 +517,17 @@ def run(files: int = 20, sites: int = 100, load_seconds: int = 120) -> list[Figu
             single = _one_by_one(platform, s3, ddb, files, sites, base)
             load_started = time.time()
             load = _steady_load(platform, s3, ddb, load_seconds, sites, base, files)
-            load_ended = time.time()
+            progress("latency: waiting for the runs the files started to finish")
+            platform.settle()
         finally:
             platform.stop()
         runs = _run_times(project / ".dagster_home")
 
-    in_load = [r for r in runs if load_started <= r.created <= load_ended + 60]
+    in_load = [r for r in runs if r.created >= load_started]
+    in_single = [r for r in runs if r.created < load_started]
+    failed = [f"{r.job}: {r.failure}" for r in runs if r.failure is not None]
+    for failure in failed:
+        progress(f"latency: failed run: {failure}")
     one = f"latency[make dev, {files} files one by one]"
     steady = f"latency[make dev, 1 file/s for {load_seconds} s]"
     note = f"{sites} readings a file"
@@ -488,6 +547,7 @@ def run(files: int = 20, sites: int = 100, load_seconds: int = 120) -> list[Figu
             Figure(one, f"median {stage}", round(s, 2), "s")
             for stage, s in _breakdown(single, runs)
         ],
+        *_runs_by_job(one, in_single),
         Figure(steady, "files", len(load), note=note),
         *_percentiles(
             steady,
@@ -496,7 +556,11 @@ def run(files: int = 20, sites: int = 100, load_seconds: int = 120) -> list[Figu
             None,
             LOAD_P95_TARGET_S,
         ),
-        Figure(steady, "ingest runs", sum(r.job == "ingest_job" for r in in_load)),
-        Figure(steady, "daily runs", sum(r.job == "daily_job" for r in in_load)),
-        Figure(steady, "failed runs", sum(r.failed for r in in_load)),
+        *_runs_by_job(steady, in_load),
+        Figure(
+            steady,
+            "failed runs (whole benchmark)",
+            len(failed),
+            note="; ".join(sorted(set(failed)))[:300],
+        ),
     ]

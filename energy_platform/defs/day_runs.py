@@ -25,6 +25,8 @@ class DayRunsCursor:
     """Asset key -> the last materialization storage id looked at."""
     county_due: dict[str, int] = field(default_factory=dict)
     """Day -> storage id of its latest shard partials not yet summed into county totals."""
+    county_due_since: dict[str, float] = field(default_factory=dict)
+    """Day -> when its county totals fell behind (time.time())."""
     analytics_due: dict[str, int] = field(default_factory=dict)
     """Day shard ("2024-01-03|2") -> storage id of its latest cleaned readings not yet followed
     by analytics."""
@@ -40,12 +42,18 @@ class DayRunsCursor:
     def dump(self) -> str:
         return json.dumps(self.__dict__, sort_keys=True)
 
-    def partials_written(self, day: str, storage_id: int) -> None:
+    def partials_written(self, day: str, storage_id: int, now: float) -> None:
         self.county_due[day] = max(self.county_due.get(day, storage_id), storage_id)
+        self.county_due_since.setdefault(day, now)
 
     def county_written(self, day: str, storage_id: int) -> None:
         if self.county_due.get(day, storage_id) < storage_id:
             del self.county_due[day]
+            self.county_due_since.pop(day, None)
+
+    def county_overdue(self, now: float, bound: float) -> set[str]:
+        """Days whose county totals have been behind their shards for longer than `bound` s."""
+        return {d for d in self.county_due if now - self.county_due_since.get(d, now) > bound}
 
     def readings_written(self, day: str, shard: str, storage_id: int, history_days: int) -> None:
         """The day shard's analytics are due, and so are the shard's next `history_days` days'

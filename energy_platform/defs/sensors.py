@@ -60,7 +60,14 @@ STAGED_TICK_SECONDS = 15
 """staged_partitions_sensor's interval: a shard's run takes what was staged meanwhile in one go.
 Readings are readable before it (ingest runs serve them); its aggregates follow within ~20 s,
 and fewer day runs leave the CPU to the ingest runs that readers wait for."""
+COUNTY_MAX_WAIT_SECONDS = 60
+"""A day's county totals behind its shards this long go before the day's next shard runs (under
+a steady stream of files some shard of the day always has rows staged)."""
 PARTITION_TAG = "dagster/partition"
+PRIORITY_TAG = "dagster/priority"
+INGEST_PRIORITY = "1"
+"""Queued ingest runs start before the day runs queued with them (default priority 0): readers
+wait for the ingest runs, the day runs take whatever was staged meanwhile."""
 TRIGGER = "energy/trigger"
 DAY_JOBS = (daily_job.name, county_job.name, analytics_job.name)
 SHARD_GOLD_DATASETS = (datasets.SITE_DAILY, datasets.DEVICE_DAILY, datasets.COUNTY_5MIN_PARTIALS)
@@ -123,6 +130,7 @@ def raw_files_sensor(
                     }
                 },
                 tags={
+                    PRIORITY_TAG: INGEST_PRIORITY,
                     "energy/batch_id": bid,
                     "energy/files": str(len(batch)),
                     "energy/bytes": str(sum(e.size for e in batch)),
@@ -231,7 +239,7 @@ def _follow_materializations(
     """Days whose county totals, and day shards whose analytics, are behind what was
     materialized since last tick."""
     for key, sid in _new_materializations(context, cursor, keys.COUNTY_5MIN_PARTIALS, now):
-        cursor.partials_written(day_of(key), sid)
+        cursor.partials_written(day_of(key), sid, now)
     for key, sid in _new_materializations(context, cursor, keys.COUNTY_5MIN_AGGREGATES, now):
         cursor.county_written(key, sid)
     history_days = get_settings().analytics.history_days
@@ -242,7 +250,7 @@ def _follow_materializations(
 
 
 def _active(context: SensorEvaluationContext) -> tuple[set[str], set[str], set[str]]:
-    """Partitions of active shard runs, days with an active shard or county run, and
+    """Partitions (day shards) of active shard runs, days of active county runs, and
     partitions of active analytics runs."""
     runs = {
         job: {
@@ -251,33 +259,25 @@ def _active(context: SensorEvaluationContext) -> tuple[set[str], set[str], set[s
         }
         for job in DAY_JOBS
     }
-    days = {day_of(p) for job in (daily_job.name, county_job.name) for p in runs[job]}
-    return runs[daily_job.name], days, runs[analytics_job.name]
+    return runs[daily_job.name], runs[county_job.name], runs[analytics_job.name]
 
 
-def _analytics_requests(
-    cursor: DayRunsCursor, held: set[str], analysing: set[str], now: float
-) -> list[RunRequest]:
-    """For each shard, an analytics run of its earliest day due, unless that day shard is held
-    (its shard run active, requested or backing off), the shard has an analytics run active (a
-    day's events continue the day before's), or that day shard's ran within the interval."""
+def _analytics_ready(cursor: DayRunsCursor, analysing: set[str], now: float) -> set[str]:
+    """Per shard, its earliest day shard with analytics due, unless the shard has an analytics
+    run active (a day's events continue the day before's) or that day shard's last one started
+    within the interval. A shard run of the same day shard requested with it goes first (the
+    run queue starts one run per partition at a time, in order)."""
     interval = get_settings().analytics_interval_seconds
     cursor.forget_old_starts(now, interval)
     busy = {day_and_shard(p)[1] for p in analysing}
     earliest: dict[str, str] = {}
     for key in sorted(cursor.analytics_due):
         earliest.setdefault(day_and_shard(key)[1], key)
-    requests = []
-    for shard, key in sorted(earliest.items()):
-        if key in held or shard in busy or cursor.analytics_wait(key, now, interval) > 0:
-            continue
-        requests.append(
-            RunRequest(
-                job_name=analytics_job.name, partition_key=key, tags={TRIGGER: "shard_merged"}
-            )
-        )
-        cursor.analytics_started[key] = now
-    return requests
+    return {
+        key
+        for shard, key in earliest.items()
+        if shard not in busy and cursor.analytics_wait(key, now, interval) == 0
+    }
 
 
 def _failed_recently(context: SensorEvaluationContext, now: float) -> set[str]:
@@ -331,33 +331,42 @@ def _gold_behind_silver(lake: LakeStorage, day: str, shard: str) -> bool:
 def staged_partitions_sensor(
     context: SensorEvaluationContext, lake: LakeStorage
 ) -> SensorResult | SkipReason:
-    """Start each day's runs in order: a daily_job run per site shard with work waiting; once
-    none of the day's shard runs is active, a county_job run if shard partials were written
-    since its county totals (by any run: backfills too); and per shard whose cleaned readings
-    were written since its analytics, an analytics_job run (one at a time per shard, earliest
-    day first, at most every ENERGY_ANALYTICS_INTERVAL_SECONDS per day shard).
+    """Start each day's runs in order: a daily_job run per site shard with work waiting; a
+    county_job run for a day whose shard partials were written since its county totals (by any
+    run: backfills too), once none of the day's shard runs is active; and per shard whose
+    cleaned readings were written since its analytics, an analytics_job run (one at a time per
+    shard, earliest day first, at most every ENERGY_ANALYTICS_INTERVAL_SECONDS per day shard).
 
     Work waiting: staged rows (staging/readings/ holds only unmerged rows, so it is itself the
     to-do list), or gold older than the shard's silver after a run that failed between the two.
     A run that fails leaves its work due, so it is requested again after a short backoff.
+
+    Follow-ups are not starved by a steady stream of files: a day's county totals due for
+    longer than COUNTY_MAX_WAIT_SECONDS hold back the day's next shard runs until the county
+    run is requested, and a day shard's analytics are requested beside its shard run (queued
+    after it) rather than waiting for a tick without one.
     """
     now = time.time()
     cursor = DayRunsCursor.load(context.cursor)
     _follow_materializations(context, cursor, now)
-    active_shards, busy_days, analysing = _active(context)
+    active_shards, county_days, analysing = _active(context)
     backoff = _failed_recently(context, now)
+    held = active_shards | backoff
 
     shard_work = {(d, s): "staged_readings" for d, s in _staged_shards(lake)}
-    for key in _shards_whose_last_run_failed(context) - backoff - active_shards:
+    for key in _shards_whose_last_run_failed(context) - held:
         day, shard = day_and_shard(key)
         if (day, shard) not in shard_work and _gold_behind_silver(lake, day, shard):
             shard_work[(day, shard)] = "stale_gold"
 
+    # Shards do not rewrite their partials while the county run sums them, and county totals
+    # overdue go before the day's next shard runs.
+    waiting_days = county_days | cursor.county_overdue(now, COUNTY_MAX_WAIT_SECONDS)
     requests = []
-    held = active_shards | backoff
+    busy_days = {day_of(p) for p in active_shards} | county_days
     for (day, shard), trigger in sorted(shard_work.items()):
         key = day_shard_key(day, shard)
-        if str(key) in held:
+        if str(key) in held or day in waiting_days:
             continue
         if not day_shard_partitions.has_partition_key(key):
             context.log.error(f"work for {day}, outside the daily partitions; left in staging/")
@@ -371,10 +380,14 @@ def staged_partitions_sensor(
         requests.append(
             RunRequest(job_name=county_job.name, partition_key=day, tags={TRIGGER: "shards_merged"})
         )
-        busy_days.add(day)
 
-    merging = {str(day_shard_key(d, s)) for d, s in shard_work}
-    requests += _analytics_requests(cursor, held | merging, analysing, now)
+    for key in sorted(_analytics_ready(cursor, analysing, now) - held):
+        requests.append(
+            RunRequest(
+                job_name=analytics_job.name, partition_key=key, tags={TRIGGER: "shard_merged"}
+            )
+        )
+        cursor.analytics_started[key] = now
 
     if not requests:
         waiting = len(shard_work) + len(cursor.county_due) + len(cursor.analytics_due)

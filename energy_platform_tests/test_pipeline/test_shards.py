@@ -8,12 +8,22 @@ import pytest
 from dagster import DagsterEventType, instance_for_test
 
 from energy_platform import contract as c
+from energy_platform.defs import sensors
 from energy_platform.settings import SITE_SHARDS_ENV, Settings
 from energy_platform.transforms.aggregate import combine_county_5min
 from energy_platform.transforms.shards import site_shards
-from energy_platform_tests.harness import DrainStats, drain, ingest_tick, run_ingest
+from energy_platform_tests.harness import (
+    DrainStats,
+    day_requests,
+    drain,
+    ingest_tick,
+    run_day,
+    run_ingest,
+)
 from energy_platform_tests.lake_view import LakeView
 from energy_platform_tests.test_reliability.support import day, jsonl, readings
+
+HOUR = pd.Timedelta(hours=1)
 
 SITES = [f"s{i}" for i in range(12)]
 
@@ -67,3 +77,35 @@ def test_a_changed_shard_count_is_refused_saying_what_to_do(
     message = failure.dagster_event.step_failure_data.user_failure_data.description
     assert f"set ENERGY_SITE_SHARDS={platform_env.site_shards} again" in message
     assert lake.keys(c.STAGING_READINGS_PREFIX) == []  # nothing staged under the wrong count
+
+
+def test_county_totals_and_analytics_keep_up_with_a_steady_stream_of_files(
+    platform_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new file every tick keeps rows of every shard staged: the day's county totals still
+    get their turn once overdue (before the day's next shard runs), and analytics run beside
+    the shard runs instead of waiting for a tick without one."""
+    monkeypatch.setattr(sensors, "COUNTY_MAX_WAIT_SECONDS", 0)  # overdue from the next tick
+    lake = LakeView(platform_env)
+    date = day(1).strftime("%Y-%m-%d")
+    ticks: list[list[str]] = []
+    with instance_for_test() as instance:
+        stats = DrainStats()
+        for k in range(4):
+            lake.put(f"raw/stream/{k}.jsonl", jsonl(readings(day(1) + k * HOUR, SITES, 6)))
+            for request in ingest_tick(instance, stats):
+                assert run_ingest(instance, request, stats)
+            requests = day_requests(instance, stats)
+            ticks.append(sorted(str(r.job_name) for r in requests))
+            for request in requests:
+                assert run_day(instance, request, stats)
+        drain(instance, stats)
+    shards = len(set(site_shards(pd.Series(SITES), platform_env.site_shards)))
+    merge = ["daily_job"] * shards
+    analyse = ["analytics_job"] * shards
+    assert ticks == [merge, analyse + merge, ["county_job"], merge], ticks
+    county = lake.frame(c.partition_object(c.GOLD_COUNTY_5MIN_PREFIX, date))
+    partials = lake.parquet(c.day_prefix(c.GOLD_COUNTY_PARTIALS_PREFIX, date))
+    pd.testing.assert_frame_equal(county, combine_county_5min(partials), check_dtype=False)
+    assert len(county) == 4 * 6  # every file's windows
+    assert stats.failed_runs == 0 and stats.failed_checks == []
