@@ -5,9 +5,10 @@ Starts `energy-platform dev --port <free>` and `energy-platform api` in a tempor
 own emulator, provisioning, `dg dev` with the sensors on), then through its emulator:
 
 1. lands `files` JSON-lines files one by one, each one new 5-minute slot of `sites` sites; the
-   next lands once every reading of the previous one is readable both in `{prefix}readings`
-   (BatchGetItem) and through the API (GET /v1/sites/{site}/readings for every site, asked once
-   DynamoDB has them all: landing -> API is landing -> DynamoDB plus the API's answers);
+   next lands a random 0-5 s (one sensor loop; seeded) after every reading of the previous one
+   is readable both in `{prefix}readings` (BatchGetItem) and through the API (GET
+   /v1/sites/{site}/readings for every site, asked once DynamoDB has them all: landing -> API
+   is landing -> DynamoDB plus the API's answers);
 2. lands one such file per second for `load_seconds` (a steady load), every file timed to its
    readings in DynamoDB.
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -51,6 +53,8 @@ from benchmarks.common import Figure, load_average, progress, target_figure
 BUCKET = "energy-platform"
 TABLE = "energy_readings"
 POLL_S = 0.25
+SENSOR_LOOP_S = 5.0
+"""Dagster's sensor daemon starts its ticks every 5 s."""
 P50_TARGET_S = 5.0
 P95_TARGET_S = 10.0
 LOAD_P95_TARGET_S = 15.0
@@ -139,12 +143,13 @@ class Platform:
         """Wait until no run has been queued or in progress for `quiet_s` (longer than a tick
         of staged_partitions_sensor), so stopping interrupts no run: the runs the files led to
         (merges, county totals, analytics) all finish and count."""
-        deadline = time.monotonic() + timeout
-        quiet_since = time.monotonic()
+        began = quiet_since = time.monotonic()
+        deadline = began + timeout
         while time.monotonic() < deadline:
             if self.active_runs():
                 quiet_since = time.monotonic()
             elif time.monotonic() - quiet_since >= quiet_s:
+                progress(f"latency: the last run ended {quiet_since - began:.0f} s after the load")
                 return
             time.sleep(1.0)
         progress(f"latency: runs still active after {timeout:.0f} s; stopping anyway")
@@ -228,9 +233,13 @@ def _one_by_one(
     platform: Platform, s3: Any, ddb: Any, files: int, sites: int, base: datetime
 ) -> list[Landed]:
     landed: list[Landed] = []
+    pauses = random.Random(7)
     with ThreadPoolExecutor(8) as pool:
         for i in range(files):
             key, body, f = _file(i, sites, base)
+            # A producer does not know the sensor's phase: landing right after the previous
+            # file's readings showed up would lock every file to the same point of the 5 s tick.
+            time.sleep(pauses.uniform(0, SENSOR_LOOP_S))
             s3.put_object(Bucket=BUCKET, Key=key, Body=body)
             f.landed = time.time()
 

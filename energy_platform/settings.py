@@ -41,7 +41,7 @@ class Settings:
     """A batch with at most this many clean readings has them put in the readings table by its
     ingest run, seconds before the day's run confirms them (`ENERGY_SERVE_ON_INGEST_MAX_ROWS`;
     0 turns it off). Larger batches (a backlog) are served by the day's run alone."""
-    raw_events_wait_seconds: int = 3
+    raw_events_wait_seconds: int = 4
     """How long raw_files_sensor long-polls the queue for a first message per tick
     (`ENERGY_RAW_EVENTS_WAIT_SECONDS`): a file landing between ticks (Dagster evaluates sensors
     every 5 s at most) is seen the moment it lands. Keep it under the 5 s tick: a tick still
@@ -84,7 +84,7 @@ class Settings:
                 ),
             ),
             serve_on_ingest_max_rows=int(env.get("ENERGY_SERVE_ON_INGEST_MAX_ROWS") or 20_000),
-            raw_events_wait_seconds=int(env.get("ENERGY_RAW_EVENTS_WAIT_SECONDS") or 3),
+            raw_events_wait_seconds=int(env.get("ENERGY_RAW_EVENTS_WAIT_SECONDS") or 4),
             webserver_url=env.get(WEBSERVER_URL_ENV) or DEFAULT_WEBSERVER_URL,
             site_shards=int(env.get(SITE_SHARDS_ENV) or DEFAULT_SITE_SHARDS),
             analytics_interval_seconds=float(

@@ -60,14 +60,10 @@ STAGED_TICK_SECONDS = 15
 """staged_partitions_sensor's interval: a shard's run takes what was staged meanwhile in one go.
 Readings are readable before it (ingest runs serve them); its aggregates follow within ~20 s,
 and fewer day runs leave the CPU to the ingest runs that readers wait for."""
-COUNTY_MAX_WAIT_SECONDS = 60
-"""A day's county totals behind its shards this long go before the day's next shard runs (under
-a steady stream of files some shard of the day always has rows staged)."""
+COUNTY_MAX_WAIT_SECONDS = 300
+"""A day's county totals behind its shards this long (one 5-minute window) go before the day's
+next shard runs: under a steady stream of files some shard of the day always has rows staged."""
 PARTITION_TAG = "dagster/partition"
-PRIORITY_TAG = "dagster/priority"
-INGEST_PRIORITY = "1"
-"""Queued ingest runs start before the day runs queued with them (default priority 0): readers
-wait for the ingest runs, the day runs take whatever was staged meanwhile."""
 TRIGGER = "energy/trigger"
 DAY_JOBS = (daily_job.name, county_job.name, analytics_job.name)
 SHARD_GOLD_DATASETS = (datasets.SITE_DAILY, datasets.DEVICE_DAILY, datasets.COUNTY_5MIN_PARTIALS)
@@ -130,7 +126,6 @@ def raw_files_sensor(
                     }
                 },
                 tags={
-                    PRIORITY_TAG: INGEST_PRIORITY,
                     "energy/batch_id": bid,
                     "energy/files": str(len(batch)),
                     "energy/bytes": str(sum(e.size for e in batch)),
