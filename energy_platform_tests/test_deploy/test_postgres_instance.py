@@ -33,9 +33,10 @@ from dagster_postgres.event_log import PostgresEventLogStorage
 from dagster_postgres.run_storage import PostgresRunStorage
 from dagster_postgres.schedule_storage import PostgresScheduleStorage
 
+from energy_platform.defs.jobs import DAY_RUN_TAG
 from energy_platform.resources.clients import aws_client
 from energy_platform.settings import Settings
-from energy_platform_tests.harness import drain
+from energy_platform_tests.harness import drain, platform_defs
 from energy_platform_tests.test_deploy.postgres import PostgresCluster, ensure_postgres_installed
 
 REPO = Path(__file__).resolve().parents[2]
@@ -133,15 +134,25 @@ DAY_JOBS = ("daily_job", "county_job", "analytics_job")
 def test_production_instance_runs_one_day_partition_at_a_time(
     production_instance: DagsterInstance,
 ) -> None:
-    """Same per-day limit as the local instance (energy_platform/local/dagster.yaml), on the partition tag."""
+    """Same per-partition limit as the local instance (energy_platform/local/dagster.yaml); the
+    local one also lets one day run go at a time (a laptop's cores), production does not (each
+    run its own ECS task). Day jobs carry the tag the local limit counts, ingest runs jump the
+    queue in both."""
     coordinator = production_instance.run_coordinator
     assert isinstance(coordinator, QueuedRunCoordinator)
     local = yaml.safe_load(LOCAL_INSTANCE.read_text())["run_coordinator"]["config"]
     limits = coordinator.get_run_queue_config().tag_concurrency_limits
-    assert limits == local["tag_concurrency_limits"]
-    assert limits == [
-        {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
-    ]
+    per_partition = {
+        "key": "dagster/partition",
+        "value": {"applyLimitPerUniqueValue": True},
+        "limit": 1,
+    }
+    assert limits == [per_partition]
+    assert local["tag_concurrency_limits"] == [per_partition, {"key": DAY_RUN_TAG, "limit": 1}]
+    defs = platform_defs()
+    for job in DAY_JOBS:
+        assert defs.resolve_job_def(job).tags[DAY_RUN_TAG] == "true"
+    assert int(defs.resolve_job_def("ingest_job").tags["dagster/priority"]) > 0
 
 
 def test_pipeline_run_history_on_the_emulator_is_in_postgres(
