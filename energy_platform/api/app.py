@@ -127,7 +127,7 @@ def create_app(
 
     `api_key` defaults to ENERGY_API_KEY and `token_secret` to ENERGY_API_TOKEN_SECRET (unset:
     a random secret of this app). The DynamoDB client is made once, when the app starts
-    (uvicorn worker or TestClient context).
+    (its lifespan: each uvicorn worker).
     """
     settings = settings or get_settings()
     tokens = PageTokens(token_secret)

@@ -221,7 +221,8 @@ def _median_and_mad(window: np.ndarray, h: int) -> tuple[np.ndarray, np.ndarray]
         return empty, empty.copy()
     if not (np.isfinite(window.min()) and np.isfinite(window.max())):
         median = np.median(window, axis=1)
-        return median, np.median(np.abs(window - median[:, None]), axis=1)
+        with np.errstate(invalid="ignore"):  # inf - inf is NaN, as np.median's rules want
+            return median, np.median(np.abs(window - median[:, None]), axis=1)
     window = window.copy() if not window.flags.writeable else window
     window.sort(axis=1)  # in place: no second (n, 2h+1) array
     median = window[:, h].copy()

@@ -6,13 +6,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
+import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 from energy_platform.api.app import create_app
 from energy_platform.settings import Settings
 from energy_platform.tools.provision import provision
 from energy_platform_tests.test_api.seeding import SeededTables, seed_tables
+from energy_platform_tests.test_api.served import served
 
 
 @pytest.fixture(scope="package")
@@ -36,7 +37,7 @@ def seeded(api_settings: Settings) -> SeededTables:
 
 
 @pytest.fixture(scope="package")
-def client(api_settings: Settings, seeded: SeededTables) -> Iterator[TestClient]:
+def client(api_settings: Settings, seeded: SeededTables) -> Iterator[httpx.Client]:
     """The app, started (its DynamoDB client made), without an API key."""
-    with TestClient(create_app(api_settings, api_key="")) as test_client:
+    with served(create_app(api_settings, api_key="")) as test_client:
         yield test_client

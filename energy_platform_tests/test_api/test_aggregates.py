@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 from energy_platform_tests.test_api.paging import walk
 from energy_platform_tests.test_api.seeding import SeededTables
@@ -15,7 +15,7 @@ HOUR = {"start": "2024-06-01T06:00:00Z", "end": "2024-06-01T06:59:59Z"}
 
 @pytest.mark.parametrize("county", ["O'Brien", "Doña Ana", "St. Mary's Parish"])
 def test_county_names_with_apostrophes_spaces_and_accents(
-    client: TestClient, seeded: SeededTables, county: str
+    client: httpx.Client, seeded: SeededTables, county: str
 ) -> None:
     items, _ = walk(client, f"/v1/counties/{quote(county, safe='')}/5min", limit=5, **HOUR)
     g = seeded.county_5min
@@ -31,13 +31,13 @@ def test_county_names_with_apostrophes_spaces_and_accents(
     assert first["generated_kwh"] == pytest.approx(row.generated_kwh)
 
 
-def test_unknown_county_is_an_empty_list(client: TestClient) -> None:
+def test_unknown_county_is_an_empty_list(client: httpx.Client) -> None:
     resp = client.get(f"/v1/counties/{quote('Nowhere ✓')}/5min", params=HOUR)
     assert resp.status_code == 200
     assert resp.json()["items"] == []
 
 
-def test_site_daily_range_of_dates(client: TestClient, seeded: SeededTables) -> None:
+def test_site_daily_range_of_dates(client: httpx.Client, seeded: SeededTables) -> None:
     body = client.get(
         "/v1/sites/site.003/daily", params={"start": "2024-05-01", "end": "2024-06-01"}
     ).json()
@@ -51,7 +51,7 @@ def test_site_daily_range_of_dates(client: TestClient, seeded: SeededTables) -> 
     assert item["min_net_kwh"] == pytest.approx(row.min_net_kwh)
 
 
-def test_site_daily_pages(client: TestClient) -> None:
+def test_site_daily_pages(client: httpx.Client) -> None:
     items, pages = walk(
         client, "/v1/sites/site-001/daily", start="2024-01-01", end="2024-12-31", limit=1
     )
@@ -59,7 +59,7 @@ def test_site_daily_pages(client: TestClient) -> None:
     assert pages == 2
 
 
-def test_county_name_with_a_slash_reaches_the_county_route(client: TestClient) -> None:
+def test_county_name_with_a_slash_reaches_the_county_route(client: httpx.Client) -> None:
     resp = client.get(f"/v1/counties/{quote('North/South', safe='')}/5min", params=HOUR)
     assert resp.status_code == 200
     assert resp.json()["items"] == []

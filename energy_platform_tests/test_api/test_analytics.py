@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
+import httpx
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
 
 from energy_platform import contract as c
 from energy_platform import schemas
@@ -20,7 +20,7 @@ JUNE = {"start": "2024-06-01", "end": "2024-06-30"}
 
 
 def test_device_days_count_every_reading_and_sum_the_clean_ones(
-    client: TestClient, seeded: SeededTables
+    client: httpx.Client, seeded: SeededTables
 ) -> None:
     items, _ = walk(client, "/v1/devices/meter-0/daily", **JUNE)
     site = items[0]["site_id"]
@@ -35,7 +35,7 @@ def test_device_days_count_every_reading_and_sum_the_clean_ones(
         assert item["min_generated_kwh"] <= item["avg_generated_kwh"] <= item["max_generated_kwh"]
 
 
-def test_unknown_device_is_an_empty_list(client: TestClient) -> None:
+def test_unknown_device_is_an_empty_list(client: httpx.Client) -> None:
     body = client.get("/v1/devices/no-such-meter/daily", params=JUNE).json()
     assert body == {"items": [], "count": 0, "next": None}
 
@@ -67,7 +67,7 @@ def event(api_settings: Settings, seeded: SeededTables) -> pd.DataFrame:
 
 
 def test_site_underperformance_lists_each_day_of_the_event(
-    client: TestClient, event: pd.DataFrame
+    client: httpx.Client, event: pd.DataFrame
 ) -> None:
     items, pages = walk(
         client,
@@ -83,7 +83,7 @@ def test_site_underperformance_lists_each_day_of_the_event(
     assert [i["open"] for i in items] == [True, False]
 
 
-def test_underperformance_of_a_day_across_sites(client: TestClient, event: pd.DataFrame) -> None:
+def test_underperformance_of_a_day_across_sites(client: httpx.Client, event: pd.DataFrame) -> None:
     body = client.get("/v1/underperformance", params={"date": "2024-06-02"}).json()
     assert [(i["site_id"], i["end"]) for i in body["items"]] == [
         ("site-ev", "2024-06-02T15:00:00Z")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import httpx
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
 
 from energy_platform import contract as c
 from energy_platform_tests.test_api.paging import walk
@@ -22,7 +22,7 @@ def _rows(frame: pd.DataFrame) -> list[tuple[str, str, str]]:
     return list(frame[["site_id", "ts", "anomaly_type"]].itertuples(index=False, name=None))
 
 
-def test_site_anomalies_of_a_range_in_key_order(client: TestClient, seeded: SeededTables) -> None:
+def test_site_anomalies_of_a_range_in_key_order(client: httpx.Client, seeded: SeededTables) -> None:
     items, _ = walk(client, SITE_URL.format("site-002"), limit=3, **RANGE)
     a = seeded.anomalies
     expected = a[a.site_id == "site-002"].sort_values("ts_type")
@@ -31,7 +31,7 @@ def test_site_anomalies_of_a_range_in_key_order(client: TestClient, seeded: Seed
 
 
 def test_site_anomaly_range_includes_every_type_at_the_end_time(
-    client: TestClient, seeded: SeededTables
+    client: httpx.Client, seeded: SeededTables
 ) -> None:
     a = seeded.anomalies
     last_ts = a[a.site_id == "site-001"].ts.max()
@@ -45,7 +45,7 @@ def test_site_anomaly_range_includes_every_type_at_the_end_time(
 
 @pytest.mark.parametrize("kind", [c.AnomalyType.NEGATIVE_VALUE, c.AnomalyType.DEVICE_FLAGGED])
 def test_site_anomalies_filtered_by_type(
-    client: TestClient, seeded: SeededTables, kind: str
+    client: httpx.Client, seeded: SeededTables, kind: str
 ) -> None:
     items, _ = walk(client, SITE_URL.format("site-001"), limit=2, type=kind, **RANGE)
     a = seeded.anomalies
@@ -56,7 +56,7 @@ def test_site_anomalies_filtered_by_type(
 
 @pytest.mark.parametrize("limit", [1, 4, 1000])
 def test_anomalies_of_a_day_across_sites_walk_each_once(
-    client: TestClient, seeded: SeededTables, limit: int
+    client: httpx.Client, seeded: SeededTables, limit: int
 ) -> None:
     items, _ = walk(client, "/v1/anomalies", date="2024-06-01", limit=limit)
     a = seeded.anomalies
@@ -68,7 +68,7 @@ def test_anomalies_of_a_day_across_sites_walk_each_once(
     assert ts_types == sorted(ts_types)  # time order across sites
 
 
-def test_anomalies_of_a_day_filtered_by_type(client: TestClient, seeded: SeededTables) -> None:
+def test_anomalies_of_a_day_filtered_by_type(client: httpx.Client, seeded: SeededTables) -> None:
     kind = c.AnomalyType.DEVICE_FLAGGED
     items, _ = walk(client, "/v1/anomalies", date="2024-06-02", type=kind, limit=2)
     a = seeded.anomalies
@@ -77,6 +77,6 @@ def test_anomalies_of_a_day_filtered_by_type(client: TestClient, seeded: SeededT
     assert len(items) >= 4  # every site flagged at the same times: equal index sort keys
 
 
-def test_a_day_without_anomalies_is_empty(client: TestClient) -> None:
+def test_a_day_without_anomalies_is_empty(client: httpx.Client) -> None:
     body = client.get("/v1/anomalies", params={"date": "2020-02-29"}).json()
     assert body == {"items": [], "count": 0, "next": None}

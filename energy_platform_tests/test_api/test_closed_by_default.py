@@ -11,7 +11,6 @@ import httpx
 import pytest
 import uvicorn
 from click.testing import CliRunner
-from fastapi.testclient import TestClient
 
 from energy_platform.api.app import create_app
 from energy_platform.api.auth import (
@@ -28,6 +27,7 @@ from energy_platform.tools.cli import main
 from energy_platform_tests.test_api.cli_server import running_api
 from energy_platform_tests.test_api.paging import walk
 from energy_platform_tests.test_api.seeding import SeededTables
+from energy_platform_tests.test_api.served import served
 
 READINGS = "/v1/sites/site-001/readings"
 DAY = {"start": "2024-06-01T00:00:00Z", "end": "2024-06-01T23:59:59Z"}
@@ -127,7 +127,7 @@ def test_each_start_makes_another_secret(api_env: pytest.MonkeyPatch) -> None:
     assert not ensure_token_secret(first)  # a secret already there is kept
 
 
-def _token(client: TestClient) -> str:
+def _token(client: httpx.Client) -> str:
     resp = client.get(READINGS, params={**DAY, "limit": 2})
     assert resp.status_code == 200, resp.text
     return resp.json()["next"]
@@ -138,8 +138,8 @@ def test_a_token_of_another_generated_secret_is_refused(
 ) -> None:
     assert TOKEN_SECRET_ENV not in os.environ
     with (
-        TestClient(create_app(api_settings, api_key="")) as first,
-        TestClient(create_app(api_settings, api_key="")) as restarted,
+        served(create_app(api_settings, api_key="")) as first,
+        served(create_app(api_settings, api_key="")) as restarted,
     ):
         token = _token(first)
         assert first.get(READINGS, params={**DAY, "next": token}).status_code == 200
@@ -152,8 +152,8 @@ def test_a_token_holds_across_apps_with_the_same_secret(
     api_settings: Settings, seeded: SeededTables
 ) -> None:
     with (
-        TestClient(create_app(api_settings, api_key="", token_secret="shared")) as first,
-        TestClient(create_app(api_settings, api_key="", token_secret="shared")) as second,
+        served(create_app(api_settings, api_key="", token_secret="shared")) as first,
+        served(create_app(api_settings, api_key="", token_secret="shared")) as second,
     ):
         resp = second.get(READINGS, params={**DAY, "limit": 2, "next": _token(first)})
     assert resp.status_code == 200

@@ -11,12 +11,12 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 from energy_platform.api.app import create_app
 from energy_platform.local.emulator import free_port
 from energy_platform.settings import Settings
 from energy_platform_tests.test_api.seeding import SeededTables
+from energy_platform_tests.test_api.served import served
 from energy_platform_tests.test_api.storeproxy import StoreProxy, deny_queries, poison_queries
 
 READINGS = "/v1/sites/site-001/readings"
@@ -56,7 +56,7 @@ def test_503_when_the_table_is_missing_names_neither_table_nor_cause(
     emulator: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("ENERGY_TABLE_PREFIX", "hidden_prefix_")
-    with TestClient(create_app(api_key="")) as client:
+    with served(create_app(api_key="")) as client:
         resp = client.get(READINGS, params=DAY)
         health = client.get("/health")
     endpoint = urlsplit(emulator).netloc
@@ -74,7 +74,7 @@ def test_503_when_dynamodb_is_unreachable_hides_the_endpoint(
 ) -> None:
     endpoint = f"127.0.0.1:{free_port()}"
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://{endpoint}")
-    with TestClient(create_app(api_settings, api_key="")) as client:
+    with served(create_app(api_settings, api_key="")) as client:
         health = client.get("/health")
     assert health.status_code == 503
     assert endpoint not in health.text and "EndpointConnection" not in health.text
@@ -89,7 +89,7 @@ def test_500_on_an_unexpected_aws_error_echoes_nothing(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     app = create_app(api_settings, api_key="")
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with served(app) as client:
         resp = client.get(READINGS, params=DAY)
     proxy = urlsplit(store_proxy.endpoint).netloc
     error_id = _assert_opaque(
@@ -109,7 +109,7 @@ def test_500_on_an_unexpected_aws_error_echoes_nothing(
     ],
 )
 def test_validation_errors_do_not_echo_the_input(
-    client: TestClient, url: str, params: dict[str, str]
+    client: httpx.Client, url: str, params: dict[str, str]
 ) -> None:
     resp = client.get(url, params=params)
     assert resp.status_code == 422
@@ -124,15 +124,15 @@ def test_items_with_non_finite_numbers_are_left_out(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     with (
-        TestClient(create_app(api_settings, api_key="", token_secret="s")) as poisoned,
+        served(create_app(api_settings, api_key="", token_secret="s")) as poisoned,
         caplog.at_level(logging.WARNING),
     ):
         first = poisoned.get(READINGS, params={**DAY, "limit": 5})
         second = poisoned.get(READINGS, params={**DAY, "limit": 5, "next": first.json()["next"]})
     assert first.status_code == 200, first.text
     body = json.loads(first.text)  # strict JSON: no NaN or Infinity literals
-    served = [i["ts"] for i in body["items"]]
-    assert served == ["2024-06-01T00:00:00Z", "2024-06-01T00:15:00Z", "2024-06-01T00:20:00Z"]
+    answered = [i["ts"] for i in body["items"]]
+    assert answered == ["2024-06-01T00:00:00Z", "2024-06-01T00:15:00Z", "2024-06-01T00:20:00Z"]
     assert body["count"] == 3
     assert second.status_code == 200
     assert second.json()["items"][0]["ts"] == "2024-06-01T00:25:00Z"  # paging goes on

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import uuid
 
+import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 from energy_platform.api.app import create_app
 from energy_platform.contract import ANOMALIES_TABLE, TABLE_KEYS
 from energy_platform.local.emulator import free_port
 from energy_platform.resources.clients import aws_client
 from energy_platform.settings import Settings
+from energy_platform_tests.test_api.served import served
 
 
-def test_health_ok_when_dynamodb_answers(client: TestClient, api_settings: Settings) -> None:
+def test_health_ok_when_dynamodb_answers(client: httpx.Client, api_settings: Settings) -> None:
     resp = client.get("/health")
     assert resp.status_code == 200
     assert resp.json() == {"status": "ok", "dynamodb": True, "detail": None}
@@ -26,7 +27,7 @@ def test_health_503_when_the_endpoint_is_unreachable(
     api_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
-    with TestClient(create_app(api_settings, api_key="")) as unreachable:
+    with served(create_app(api_settings, api_key="")) as unreachable:
         resp = unreachable.get("/health")
     assert resp.status_code == 503
     assert resp.json()["dynamodb"] is False
@@ -37,7 +38,7 @@ def test_health_503_when_the_table_is_missing(
     emulator: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("ENERGY_TABLE_PREFIX", "never_provisioned_")
-    with TestClient(create_app(api_key="")) as client:
+    with served(create_app(api_key="")) as client:
         resp = client.get("/health")
         query = client.get(
             "/v1/sites/a/readings", params={"start": "2024-06-01", "end": "2024-06-02"}
@@ -70,7 +71,7 @@ def test_anomalies_of_a_day_503_when_the_table_predates_the_index(
             {"AttributeName": sk, "KeyType": "RANGE"},
         ],
     )
-    with TestClient(create_app(api_key="")) as client:
+    with served(create_app(api_key="")) as client:
         resp = client.get("/v1/anomalies", params={"date": "2024-06-01"})
     assert resp.status_code == 503
     assert prefix not in resp.text and "by_date" not in resp.text

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 from energy_platform_tests.test_api.paging import walk
 from energy_platform_tests.test_api.seeding import SeededTables
@@ -29,7 +29,7 @@ def _expected(seeded: SeededTables, site: str, start: str, end: str) -> list[str
     ],
 )
 def test_pages_walk_every_reading_exactly_once_in_time_order(
-    client: TestClient, seeded: SeededTables, limit: int, end: str, count: int
+    client: httpx.Client, seeded: SeededTables, limit: int, end: str, count: int
 ) -> None:
     items, pages = walk(client, URL.format("site-001"), limit=limit, start=DAY["start"], end=end)
     expected = _expected(seeded, "site-001", DAY["start"], end)
@@ -39,7 +39,7 @@ def test_pages_walk_every_reading_exactly_once_in_time_order(
 
 
 def test_readings_carry_contract_attributes_as_json_types(
-    client: TestClient, seeded: SeededTables
+    client: httpx.Client, seeded: SeededTables
 ) -> None:
     body = client.get(URL.format("site:004"), params={**DAY, "limit": 5}).json()
     first = body["items"][0]
@@ -54,13 +54,13 @@ def test_readings_carry_contract_attributes_as_json_types(
     assert isinstance(body["next"], str)
 
 
-def test_time_range_is_inclusive_at_both_ends(client: TestClient) -> None:
+def test_time_range_is_inclusive_at_both_ends(client: httpx.Client) -> None:
     params = {"start": "2024-06-01T10:00:00Z", "end": "2024-06-01T10:30:00Z"}
     items, _ = walk(client, URL.format("site-002"), **params)
     assert [i["ts"] for i in items] == [f"2024-06-01T10:{m:02d}:00Z" for m in range(0, 31, 5)]
 
 
-def test_offsets_are_converted_to_utc_and_naive_times_are_utc(client: TestClient) -> None:
+def test_offsets_are_converted_to_utc_and_naive_times_are_utc(client: httpx.Client) -> None:
     with_offset = {"start": "2024-06-01T12:00:00+02:00", "end": "2024-06-01T12:10:00+02:00"}
     naive = {"start": "2024-06-01T10:00:00", "end": "2024-06-01T10:10:00"}
     a, _ = walk(client, URL.format("site-002"), **with_offset)
@@ -76,26 +76,26 @@ def test_offsets_are_converted_to_utc_and_naive_times_are_utc(client: TestClient
     )
 
 
-def test_fractional_bounds_keep_only_whole_seconds_inside(client: TestClient) -> None:
+def test_fractional_bounds_keep_only_whole_seconds_inside(client: httpx.Client) -> None:
     params = {"start": "2024-06-01T10:00:00.5Z", "end": "2024-06-01T10:10:00.9Z"}
     items, _ = walk(client, URL.format("site-002"), **params)
     assert [i["ts"] for i in items] == ["2024-06-01T10:05:00Z", "2024-06-01T10:10:00Z"]
 
 
-def test_a_range_outside_the_data_is_an_empty_page(client: TestClient) -> None:
+def test_a_range_outside_the_data_is_an_empty_page(client: httpx.Client) -> None:
     body = client.get(
         URL.format("site-001"), params={"start": "2023-01-01T00:00:00Z", "end": "2023-01-02"}
     ).json()
     assert body == {"items": [], "count": 0, "next": None}
 
 
-def test_unknown_site_is_an_empty_list_not_an_error(client: TestClient) -> None:
+def test_unknown_site_is_an_empty_list_not_an_error(client: httpx.Client) -> None:
     resp = client.get(URL.format("no-such-site"), params=DAY)
     assert resp.status_code == 200
     assert resp.json() == {"items": [], "count": 0, "next": None}
 
 
-def test_default_page_size_is_100(client: TestClient) -> None:
+def test_default_page_size_is_100(client: httpx.Client) -> None:
     body = client.get(URL.format("site-001"), params=DAY).json()
     assert body["count"] == 100
     assert body["next"]

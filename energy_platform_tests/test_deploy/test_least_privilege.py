@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 from dagster import DagsterInstance, build_run_status_sensor_context, instance_for_test
 from dagster._core.events import DagsterEventType
-from fastapi.testclient import TestClient
 
 from energy_platform.api.app import create_app
 from energy_platform.contract import RAW_PREFIX
@@ -36,6 +35,7 @@ from energy_platform_tests.harness import (
     run_day,
     run_ingest,
 )
+from energy_platform_tests.test_api.served import served
 from energy_platform_tests.test_deploy.stack import deploy_stack
 from energy_platform_tests.test_deploy.template import (
     ROLE_POLICIES,
@@ -116,7 +116,7 @@ def _failed_ingest_run_alert(
 def _api_calls(recorder: CallRecorder, settings: Settings) -> None:
     """Every endpoint of the API once, as its ECS service answers them."""
     span = {"start": f"{DAY}T00:00:00Z", "end": f"{DAY}T23:59:59Z"}
-    with recorder.acting_as("api"), TestClient(create_app(settings, api_key="")) as client:
+    with recorder.acting_as("api"), served(create_app(settings, api_key="")) as client:
         for path, params in (
             ("/health", {}),
             (f"/v1/sites/{SITES[0]}/readings", span),
