@@ -14,7 +14,7 @@ so a failed run is simply requested again.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from energy_platform.defs.partitions import day_shard_key, shifted_day
 
@@ -37,7 +37,9 @@ class DayRunsCursor:
 
     @classmethod
     def load(cls, raw: str | None) -> DayRunsCursor:
-        return cls(**json.loads(raw)) if raw else cls()
+        """The cursor a tick stored; fields another version of the code added are left out."""
+        stored = json.loads(raw) if raw else {}
+        return cls(**{k: v for k, v in stored.items() if k in {f.name for f in fields(cls)}})
 
     def dump(self) -> str:
         return json.dumps(self.__dict__, sort_keys=True)

@@ -72,6 +72,7 @@ ACTIVE_STATUSES = [
     DagsterRunStatus.NOT_STARTED,
     DagsterRunStatus.STARTING,
     DagsterRunStatus.STARTED,
+    DagsterRunStatus.CANCELING,  # still running until it stops
 ]
 
 
@@ -355,8 +356,9 @@ def staged_partitions_sensor(
             shard_work[(day, shard)] = "stale_gold"
 
     # Shards do not rewrite their partials while the county run sums them, and county totals
-    # overdue go before the day's next shard runs.
-    waiting_days = county_days | cursor.county_overdue(now, COUNTY_MAX_WAIT_SECONDS)
+    # overdue go before the day's next shard runs (not while their run backs off from a
+    # failure: a shard run may be what repairs it).
+    waiting_days = county_days | (cursor.county_overdue(now, COUNTY_MAX_WAIT_SECONDS) - backoff)
     requests = []
     busy_days = {day_of(p) for p in active_shards} | county_days
     for (day, shard), trigger in sorted(shard_work.items()):

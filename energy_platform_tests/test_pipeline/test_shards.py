@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from dagster import DagsterEventType, instance_for_test
+from dagster import DagsterEventType, DagsterInstance, instance_for_test
 
 from energy_platform import contract as c
 from energy_platform.defs import sensors
@@ -79,6 +79,17 @@ def test_a_changed_shard_count_is_refused_saying_what_to_do(
     assert lake.keys(c.STAGING_READINGS_PREFIX) == []  # nothing staged under the wrong count
 
 
+def _stream_tick(instance: DagsterInstance, stats: DrainStats, lake: LakeView, k: int) -> list:
+    """File k of a stream lands (an hour of readings of every site), its ingest runs, then one
+    tick of staged_partitions_sensor: the jobs it requested, each with whether its run
+    succeeded."""
+    lake.put(f"raw/stream/{k}.jsonl", jsonl(readings(day(1) + k * HOUR, SITES, 6)))
+    for request in ingest_tick(instance, stats):
+        assert run_ingest(instance, request, stats)
+    ran = [(str(r.job_name), run_day(instance, r, stats)) for r in day_requests(instance, stats)]
+    return sorted(ran)  # run in the order requested (the run queue's), listed by job
+
+
 def test_county_totals_and_analytics_keep_up_with_a_steady_stream_of_files(
     platform_env: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -88,17 +99,9 @@ def test_county_totals_and_analytics_keep_up_with_a_steady_stream_of_files(
     monkeypatch.setattr(sensors, "COUNTY_MAX_WAIT_SECONDS", 0)  # overdue from the next tick
     lake = LakeView(platform_env)
     date = day(1).strftime("%Y-%m-%d")
-    ticks: list[list[str]] = []
     with instance_for_test() as instance:
         stats = DrainStats()
-        for k in range(4):
-            lake.put(f"raw/stream/{k}.jsonl", jsonl(readings(day(1) + k * HOUR, SITES, 6)))
-            for request in ingest_tick(instance, stats):
-                assert run_ingest(instance, request, stats)
-            requests = day_requests(instance, stats)
-            ticks.append(sorted(str(r.job_name) for r in requests))
-            for request in requests:
-                assert run_day(instance, request, stats)
+        ticks = [[job for job, _ in _stream_tick(instance, stats, lake, k)] for k in range(4)]
         drain(instance, stats)
     shards = len(set(site_shards(pd.Series(SITES), platform_env.site_shards)))
     merge = ["daily_job"] * shards
@@ -109,3 +112,31 @@ def test_county_totals_and_analytics_keep_up_with_a_steady_stream_of_files(
     pd.testing.assert_frame_equal(county, combine_county_5min(partials), check_dtype=False)
     assert len(county) == 4 * 6  # every file's windows
     assert stats.failed_runs == 0 and stats.failed_checks == []
+
+
+def test_a_failing_county_run_does_not_hold_the_days_merges(
+    platform_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Overdue county totals hold the day's shard runs back only until their run is requested:
+    while it backs off from a failure the shards merge on, and once the cause is gone (here an
+    unreadable object among the partials) the county run catches up with everything."""
+    monkeypatch.setattr(sensors, "COUNTY_MAX_WAIT_SECONDS", 0)
+    lake = LakeView(platform_env)
+    date = day(1).strftime("%Y-%m-%d")
+    broken = f"{c.day_prefix(c.GOLD_COUNTY_PARTIALS_PREFIX, date)}part-broken.parquet"
+    with instance_for_test() as instance:
+        stats = DrainStats()
+        _stream_tick(instance, stats, lake, 0)
+        lake.put(broken, b"not parquet")
+        _stream_tick(instance, stats, lake, 1)
+        assert _stream_tick(instance, stats, lake, 2) == [("county_job", False)]
+        backing_off = _stream_tick(instance, stats, lake, 3)
+        assert backing_off and all(job == "daily_job" and ok for job, ok in backing_off)
+        lake.s3.delete_object(Bucket=platform_env.bucket, Key=broken)
+        monkeypatch.setattr(sensors, "FAILED_DAY_BACKOFF_SECONDS", 0)
+        drain(instance, stats)
+    county = lake.frame(c.partition_object(c.GOLD_COUNTY_5MIN_PREFIX, date))
+    partials = lake.parquet(c.day_prefix(c.GOLD_COUNTY_PARTIALS_PREFIX, date))
+    pd.testing.assert_frame_equal(county, combine_county_5min(partials), check_dtype=False)
+    assert len(county) == 4 * 6
+    assert stats.failed_runs == 1 and stats.failed_checks == []
