@@ -128,7 +128,8 @@ class Platform:
     def active_runs(self) -> int:
         """Runs queued or in progress, as the UI counts them (its GraphQL API)."""
         query = (
-            "{ runsOrError(filter: {statuses: [QUEUED, NOT_STARTED, STARTING, STARTED]}) "
+            "{ runsOrError(filter: {statuses: [QUEUED, NOT_STARTED, STARTING, STARTED, "
+            "CANCELING]}) "
             "{ ... on Runs { count } } }"
         )
         request = urllib.request.Request(

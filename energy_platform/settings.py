@@ -83,8 +83,12 @@ class Settings:
                     env.get("ENERGY_MAX_INFLATE_RATIO") or ReadLimits.max_inflate_ratio
                 ),
             ),
-            serve_on_ingest_max_rows=int(env.get("ENERGY_SERVE_ON_INGEST_MAX_ROWS") or 20_000),
-            raw_events_wait_seconds=int(env.get("ENERGY_RAW_EVENTS_WAIT_SECONDS") or 4),
+            serve_on_ingest_max_rows=int(
+                env.get("ENERGY_SERVE_ON_INGEST_MAX_ROWS") or Settings.serve_on_ingest_max_rows
+            ),
+            raw_events_wait_seconds=int(
+                env.get("ENERGY_RAW_EVENTS_WAIT_SECONDS") or Settings.raw_events_wait_seconds
+            ),
             webserver_url=env.get(WEBSERVER_URL_ENV) or DEFAULT_WEBSERVER_URL,
             site_shards=int(env.get(SITE_SHARDS_ENV) or DEFAULT_SITE_SHARDS),
             analytics_interval_seconds=float(

@@ -39,7 +39,8 @@ class DayRunsCursor:
     def load(cls, raw: str | None) -> DayRunsCursor:
         """The cursor a tick stored; fields another version of the code added are left out."""
         stored = json.loads(raw) if raw else {}
-        return cls(**{k: v for k, v in stored.items() if k in {f.name for f in fields(cls)}})
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in stored.items() if k in known})
 
     def dump(self) -> str:
         return json.dumps(self.__dict__, sort_keys=True)

@@ -28,6 +28,14 @@ HOUR = pd.Timedelta(hours=1)
 SITES = [f"s{i}" for i in range(12)]
 
 
+def _county_totals_equal_to_their_partials(lake: LakeView, date: str) -> pd.DataFrame:
+    """The day's county_5min as stored, once checked equal to the sum of its shards' partials."""
+    county = lake.frame(c.partition_object(c.GOLD_COUNTY_5MIN_PREFIX, date))
+    partials = lake.parquet(c.day_prefix(c.GOLD_COUNTY_PARTIALS_PREFIX, date))
+    pd.testing.assert_frame_equal(county, combine_county_5min(partials), check_dtype=False)
+    return county
+
+
 def test_each_site_in_its_shard_file_and_county_windows_add_up(platform_env: Settings) -> None:
     lake = LakeView(platform_env)
     date = day(1).strftime("%Y-%m-%d")
@@ -51,10 +59,8 @@ def test_each_site_in_its_shard_file_and_county_windows_add_up(platform_env: Set
         assert sites and all(shard_of[s] == shard for s in sites), key
     assert sorted(lake.parquet(prefix)[c.SITE_ID].unique()) == sorted(SITES)
 
-    county = lake.frame(c.partition_object(c.GOLD_COUNTY_5MIN_PREFIX, date))
-    partials = lake.parquet(c.day_prefix(c.GOLD_COUNTY_PARTIALS_PREFIX, date))
     assert len(lake.keys(c.day_prefix(c.GOLD_COUNTY_PARTIALS_PREFIX, date))) > 1
-    pd.testing.assert_frame_equal(county, combine_county_5min(partials), check_dtype=False)
+    county = _county_totals_equal_to_their_partials(lake, date)
     assert int(county[c.SITE_COUNT].max()) > 1  # sites of several shards in one window
     assert "county_5min_reconciles" in {name for _, name, _ in stats.check_results}
 
@@ -107,9 +113,7 @@ def test_county_totals_and_analytics_keep_up_with_a_steady_stream_of_files(
     merge = ["daily_job"] * shards
     analyse = ["analytics_job"] * shards
     assert ticks == [merge, analyse + merge, ["county_job"], merge], ticks
-    county = lake.frame(c.partition_object(c.GOLD_COUNTY_5MIN_PREFIX, date))
-    partials = lake.parquet(c.day_prefix(c.GOLD_COUNTY_PARTIALS_PREFIX, date))
-    pd.testing.assert_frame_equal(county, combine_county_5min(partials), check_dtype=False)
+    county = _county_totals_equal_to_their_partials(lake, date)
     assert len(county) == 4 * 6  # every file's windows
     assert stats.failed_runs == 0 and stats.failed_checks == []
 
@@ -135,8 +139,6 @@ def test_a_failing_county_run_does_not_hold_the_days_merges(
         lake.s3.delete_object(Bucket=platform_env.bucket, Key=broken)
         monkeypatch.setattr(sensors, "FAILED_DAY_BACKOFF_SECONDS", 0)
         drain(instance, stats)
-    county = lake.frame(c.partition_object(c.GOLD_COUNTY_5MIN_PREFIX, date))
-    partials = lake.parquet(c.day_prefix(c.GOLD_COUNTY_PARTIALS_PREFIX, date))
-    pd.testing.assert_frame_equal(county, combine_county_5min(partials), check_dtype=False)
+    county = _county_totals_equal_to_their_partials(lake, date)
     assert len(county) == 4 * 6
     assert stats.failed_runs == 1 and stats.failed_checks == []
